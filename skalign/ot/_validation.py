@@ -1,0 +1,146 @@
+"""Input checks and batching shared by the solvers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._array import as_float_tensor
+from ._result import OTResult
+
+
+@dataclass
+class Problem:
+    """A validated batch of cost matrices with its per-problem lengths."""
+
+    cost: torch.Tensor  # (B, N, M), zero outside the valid block
+    n: torch.Tensor  # (B,) long, valid rows
+    m: torch.Tensor  # (B,) long, valid columns
+    mask_x: torch.Tensor  # (B, N) bool
+    mask_y: torch.Tensor  # (B, M) bool
+    batched: bool
+    from_numpy: bool
+
+    @property
+    def valid(self) -> torch.Tensor:
+        """(B, N, M) bool: entries inside each problem's valid block."""
+        return self.mask_x[:, :, None] & self.mask_y[:, None, :]
+
+
+def _prefix_mask(mask: Any, shape: tuple[int, int], name: str, device) -> torch.Tensor:
+    if mask is None:
+        return torch.ones(shape, dtype=torch.bool, device=device)
+    t = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
+    t = t.to(device=device).bool()
+    if t.ndim == 1 and shape[0] == 1:
+        t = t[None]
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(
+            f"{name} has shape {tuple(t.shape)}, expected {tuple(shape)} "
+            "(one row of booleans per problem, one entry per frame)."
+        )
+    lengths = t.sum(1)
+    prefix = torch.arange(shape[1], device=device)[None, :] < lengths[:, None]
+    if not bool((prefix == t).all()):
+        raise ValueError(
+            f"{name} must mark a prefix of each sequence as valid (padding at the "
+            "end): True for the first frames, then False."
+        )
+    if bool((lengths == 0).any()):
+        bad = int(torch.nonzero(lengths == 0)[0, 0])
+        raise ValueError(f"{name} marks no valid frame in problem {bad}.")
+    return t
+
+
+def prepare(cost: Any, mask_x: Any = None, mask_y: Any = None, *, name: str = "cost") -> Problem:
+    """Validate ``cost`` (N, M) or (B, N, M) and the optional prefix masks."""
+    t, from_numpy = as_float_tensor(cost, name)
+    if t.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (N, M) or (B, N, M), got {tuple(t.shape)}.")
+    batched = t.ndim == 3
+    if not batched:
+        t = t[None]
+    B, N, M = t.shape
+    if N == 0 or M == 0 or B == 0:
+        raise ValueError(f"{name} has an empty dimension: shape {tuple(t.shape)}.")
+    mx = _prefix_mask(mask_x, (B, N), "mask_x", t.device)
+    my = _prefix_mask(mask_y, (B, M), "mask_y", t.device)
+    valid = mx[:, :, None] & my[:, None, :]
+    finite = torch.isfinite(t) | ~valid
+    if not bool(finite.all()):
+        n_bad = int((~finite).sum())
+        raise ValueError(
+            f"{name} contains {n_bad} non-finite value(s) (NaN or inf) inside the "
+            "valid (unmasked) block; every entry must be finite."
+        )
+    if mask_x is not None or mask_y is not None:
+        t = torch.where(valid, t, torch.zeros((), dtype=t.dtype, device=t.device))
+    return Problem(t, mx.sum(1), my.sum(1), mx, my, batched, from_numpy)
+
+
+def check_positive(value: float, name: str) -> float:
+    if not (isinstance(value, (int, float, np.floating, np.integer)) and np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+    return float(value)
+
+
+def check_radius(radius: float) -> float:
+    if not (isinstance(radius, (int, float, np.floating, np.integer)) and 0 < radius <= 1):
+        raise ValueError(f"radius must lie in (0, 1], got {radius!r}.")
+    return float(radius)
+
+
+def check_alpha(alpha: float) -> float:
+    if not (isinstance(alpha, (int, float, np.floating, np.integer)) and 0 <= alpha <= 1):
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}.")
+    return float(alpha)
+
+
+def check_lambda(lam: float | None, name: str) -> float | None:
+    if lam is None:
+        return None
+    return check_positive(lam, name)
+
+
+def check_int(value: int, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def marginal(weights: Any, mask: torch.Tensor, lengths: torch.Tensor, like: torch.Tensor, name: str) -> torch.Tensor:
+    """Uniform weights over the valid frames, or the user's, checked."""
+    B, N = mask.shape
+    if weights is None:
+        w = mask.to(like.dtype) / lengths[:, None].to(like.dtype)
+        return w
+    w, _ = as_float_tensor(weights, name, dtype=like.dtype, device=like.device)
+    if w.ndim == 1:
+        w = w[None].expand(B, -1)
+    if tuple(w.shape) != (B, N):
+        raise ValueError(f"{name} must have shape ({N},) or ({B}, {N}), got {tuple(w.shape)}.")
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+        raise ValueError(f"{name} must hold finite non-negative weights.")
+    w = torch.where(mask, w, torch.zeros((), dtype=w.dtype, device=w.device))
+    if bool((w.sum(1) <= 0).any()):
+        raise ValueError(f"{name} must put positive mass on the valid frames of every problem.")
+    return w
+
+
+def finish(problem: Problem, plan: torch.Tensor, value: torch.Tensor, n_iter: torch.Tensor, converged: torch.Tensor) -> OTResult:
+    """Undo batching and give numpy back to numpy callers."""
+    if not problem.batched:
+        plan, value = plan[0], value[0]
+        n_iter_out: Any = int(n_iter[0])
+        conv_out: Any = bool(converged[0])
+        value_out: Any = value if not problem.from_numpy else float(value)
+    else:
+        n_iter_out = n_iter.cpu().numpy() if problem.from_numpy else n_iter
+        conv_out = converged.cpu().numpy() if problem.from_numpy else converged
+        value_out = value.detach().cpu().numpy() if problem.from_numpy else value
+    if problem.from_numpy:
+        plan = plan.detach().cpu().numpy()
+    return OTResult(plan=plan, value=value_out, n_iter=n_iter_out, converged=conv_out)
