@@ -28,7 +28,7 @@ def asot(
     mask_y: Any = None,
     max_iter: int = 25,
     tol: float = 1e-9,
-    inner_max_iter: int = 100,
+    inner_max_iter: int = 10,
     inner_tol: float = 1e-6,
     step_size: float | str | None = "auto",
     convention: str = "authors",

@@ -9,6 +9,7 @@ batch gets the result it gets alone.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -95,6 +96,8 @@ def scaling_sinkhorn(
     tol: float,
     active: torch.Tensor,
     bound: float = 1e12,
+    work: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Balanced Sinkhorn in scaling form with absorption into log potentials.
 
@@ -105,6 +108,9 @@ def scaling_sinkhorn(
     potentials first. This keeps plans finite at small ``epsilon`` in float32
     while costing one exponential per call in the common case.
 
+    ``work`` and ``out`` are optional buffers shaped like ``logK`` for the
+    kernel and the plan (``logK`` itself is never modified).
+
     Returns ``alpha, beta, plan, n_iter, converged``.
     """
     B = logK.shape[0]
@@ -114,17 +120,35 @@ def scaling_sinkhorn(
     n_iter = torch.zeros(B, dtype=torch.long, device=logK.device)
     converged = torch.zeros(B, dtype=torch.bool, device=logK.device)
     act = active.clone()
+    cutoff = 0.5 * math.log(torch.finfo(logK.dtype).tiny)
 
-    def rebuild(beta_: torch.Tensor):
-        E = logK + beta_[:, None, :]
+    def rebuild(beta_: torch.Tensor, buf: torch.Tensor | None = None):
+        E = torch.add(logK, beta_[:, None, :], out=buf) if buf is not None else logK + beta_[:, None, :]
         mx = E.amax(dim=2)
         mx = torch.where(torch.isfinite(mx), mx, zero)
-        P_ = torch.exp(E - mx[:, :, None])
+        # Entries below exp(cutoff) relative to their row's largest become
+        # exact zeros: no subnormal numbers (slow on CPUs) in the products.
+        P_ = torch.nn.functional.threshold_(E.sub_(mx[:, :, None]), cutoff, _NEG_INF).exp_()
         u_ = _safe_div(a, P_.sum(2))
         return mx, P_, u_
 
-    m, P, u = rebuild(beta)
+    m, P, u = rebuild(beta, work)
     v = valid_y.to(logK.dtype)
+
+    def refresh(beta_: torch.Tensor):
+        """Rebuild the kernel of the active problems; frozen ones keep theirs."""
+        if bool(act.all()):
+            m_, P_, u_ = rebuild(beta_, P)
+            return m_, P_, u_, valid_y.to(logK.dtype)
+        m_, P_, u_ = rebuild(beta_)
+        keep = ~act
+        return (
+            torch.where(keep[:, None], m, m_),
+            torch.where(keep[:, None, None], P, P_),
+            torch.where(keep[:, None], u, u_),
+            torch.where(keep[:, None], v, valid_y.to(logK.dtype)),
+        )
+
     it = 0
     while it < max_iter and bool(act.any()):
         Ptu = torch.bmm(P.transpose(1, 2), u[:, :, None])[:, :, 0]
@@ -141,8 +165,7 @@ def scaling_sinkhorn(
             alpha_l = torch.where(valid_x, torch.log(a) - lse_row, neg_inf)
             beta_l = torch.where(valid_y, torch.log(b) - torch.logsumexp(logK + alpha_l[:, :, None], dim=1), neg_inf)
             beta = torch.where(act[:, None], torch.where(valid_y, beta_l, zero), beta)
-            m, P, u = rebuild(beta)
-            v = valid_y.to(logK.dtype)
+            m, P, u, v = refresh(beta)
             n_iter += act.long()
             it += 1
             continue
@@ -160,16 +183,11 @@ def scaling_sinkhorn(
         drift = (big_u.amax(1) > bound) | (big_u.amin(1) < 1 / bound) | (big_v.amax(1) > bound) | (big_v.amin(1) < 1 / bound)
         if bool((drift & act).any()) and it < max_iter:
             beta = torch.where(act[:, None] & valid_y, beta + torch.log(big_v), beta)
-            m_new, P_new, u_new = rebuild(beta)
-            keep = ~act
-            # Frozen problems keep their state; rebuilt ones restart scalings.
-            m = torch.where(keep[:, None], m, m_new)
-            P = torch.where(keep[:, None, None], P, P_new)
-            u = torch.where(keep[:, None], u, u_new)
-            v = torch.where(keep[:, None], v, valid_y.to(logK.dtype))
+            m, P, u, v = refresh(beta)
     alpha = torch.where(valid_x, torch.log(u) - m, neg_inf)
     beta_out = torch.where(valid_y, beta + torch.log(torch.where(valid_y, v, torch.ones_like(v))), neg_inf)
-    plan = u[:, :, None] * P * v[:, None, :]
+    plan = torch.mul(P, u[:, :, None], out=out) if out is not None else P * u[:, :, None]
+    plan.mul_(v[:, None, :])
     return alpha, beta_out, plan, n_iter, converged
 
 

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import torch
+
+from skalign.ot import decode_matches, prior_matrix, temporal_prior, vaot
+
+
+def _cost(n=16, m=20, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, m))
+
+
+def test_cost_rule_equals_dense_oracle(oracle):
+    # The augmented problem: cost C + rho R with a virtual row and column of
+    # cost zeta, uniform marginals over N+1 and M+1, priors on real frames.
+    C = _cost()
+    n, m = C.shape
+    aug = np.full((n + 1, m + 1), 0.5)
+    aug[:n, :m] = C + 0.35 * temporal_prior(n, m)
+    Cx = np.zeros((n + 1, n + 1))
+    Cx[:n, :n] = prior_matrix("band", n, 0.2)
+    Cy = np.zeros((m + 1, m + 1))
+    Cy[:m, :m] = prior_matrix("complement_band", m, 0.2)
+    ref = oracle.fgw_pgd(aug, Cx, Cy, alpha=0.3, epsilon=0.1, n_outer=10)
+    res = vaot(C, epsilon=0.1, radius=0.2, max_iter=10, tol=1e-30, inner_max_iter=5000, inner_tol=1e-14)
+    assert res.plan.shape == (n + 1, m + 1)
+    np.testing.assert_allclose(res.plan, ref, atol=1e-9)
+    np.testing.assert_allclose(res.plan.sum(1), 1 / (n + 1), atol=1e-7)
+    np.testing.assert_allclose(res.plan.sum(0), 1 / (m + 1), atol=1e-12)
+
+
+def test_extra_frame_goes_to_the_virtual_frame():
+    # x is y with one inserted frame unlike anything in y. The virtual frame
+    # has the mass of one frame (uniform marginals over N+1, M+1), enough for
+    # the inserted one, which its cost zeta makes cheaper than any real match.
+    m = 40
+    t = np.linspace(0, 1, m)
+    tx = np.insert(t, 12, 5.0)
+    C = np.minimum(np.abs(tx[:, None] - t[None, :]), 1.5)
+    matches = decode_matches(vaot(C, epsilon=0.01, radius=0.05).plan)
+    assert matches[12] == -1
+    others = np.delete(np.arange(m + 1), 12)
+    assert np.abs(matches[others] - np.arange(m)).max() <= 1
+
+
+def test_threshold_rule_by_hand():
+    C = _cost(12, 14, seed=2)
+    plain = vaot(C, epsilon=0.05, radius=0.2, virtual=None)
+    res = vaot(C, epsilon=0.05, radius=0.2, virtual="threshold", zeta=0.8)
+    T = plain.plan
+    out_x = T.max(1) / T.sum(1) < 0.8
+    out_y = T.max(0) / T.sum(0) < 0.8
+    expected = np.zeros((13, 15))
+    expected[:12, :14] = T * (~out_x[:, None]) * (~out_y[None, :])
+    expected[:12, 14] = np.where(out_x, T.sum(1), 0)
+    expected[12, :14] = np.where(out_y, T.sum(0), 0)
+    np.testing.assert_allclose(res.plan, expected, atol=1e-15)
+    assert out_x.any() and (~out_x).any()
+    assert (decode_matches(res.plan)[out_x] == -1).all()
+
+
+def test_padded_batch_equals_alone():
+    costs = [_cost(16, 20, 3), _cost(9, 20, 4), _cost(16, 11, 5)]
+    padded = np.zeros((3, 16, 20))
+    mx, my = np.zeros((3, 16), bool), np.zeros((3, 20), bool)
+    for k, c in enumerate(costs):
+        padded[k, : c.shape[0], : c.shape[1]] = c
+        mx[k, : c.shape[0]] = True
+        my[k, : c.shape[1]] = True
+    res = vaot(padded, epsilon=0.05, radius=0.1, mask_x=mx, mask_y=my)
+    for k, c in enumerate(costs):
+        alone = vaot(c, epsilon=0.05, radius=0.1)
+        n, m = c.shape
+        np.testing.assert_allclose(res.plan[k, :n, :m], alone.plan[:n, :m], atol=1e-12)
+        np.testing.assert_allclose(res.plan[k, :n, 20], alone.plan[:n, m], atol=1e-12)
+        np.testing.assert_allclose(res.plan[k, 16, :m], alone.plan[n, :m], atol=1e-12)
+        got = decode_matches(res.plan)[k, :n]
+        want = decode_matches(alone.plan)
+        assert np.array_equal(np.where(got == 20, -1, got), np.where(want == m, -1, want))
+
+
+def test_decode_matches_batched_torch():
+    plan = torch.zeros(2, 3, 4)
+    plan[0, 0, 1] = plan[0, 1, 3] = 1
+    plan[1, 0, 2] = plan[1, 1, 0] = 1
+    out = decode_matches(plan)
+    assert out.tolist() == [[1, -1], [2, 0]]
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(rho=-1.0), "rho"), (dict(zeta=np.nan), "zeta"),
+                                           (dict(virtual="frame"), "virtual")])
+def test_bad_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        vaot(np.ones((3, 4)), epsilon=0.1, **kwargs)
