@@ -21,11 +21,6 @@ __all__ = ["sinkhorn"]
 _NEG_INF = float("-inf")
 
 
-def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """``num / den`` with 0 wherever ``num`` is 0 (padding)."""
-    return torch.where(num > 0, num / den, torch.zeros((), dtype=num.dtype, device=num.device))
-
-
 
 
 def log_sinkhorn(
@@ -96,94 +91,107 @@ def scaling_sinkhorn(
     tol: float,
     active: torch.Tensor,
     bound: float = 1e12,
+    check_every: int = 10,
     work: torch.Tensor | None = None,
     out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Balanced Sinkhorn in scaling form with absorption into log potentials.
 
     One exponential pass builds ``P = exp(logK + beta - rowmax)`` (entries in
-    [0, 1]); the iterations are then matrix-vector products on ``P``. When a
-    scaling leaves ``[1/bound, bound]`` it is absorbed into the potentials and
-    ``P`` is rebuilt; when one overflows, a log-domain step restores finite
-    potentials first. This keeps plans finite at small ``epsilon`` in float32
-    while costing one exponential per call in the common case.
+    [0, 1]; those below ``exp(log(tiny) / 2)`` become exact zeros, so no
+    subnormal numbers slow the products). The iterations are then two
+    matrix-vector products and two divisions each. Every ``check_every``
+    iterations (and at the end) the row-marginal error is measured and the
+    scalings checked: a scaling outside ``[1/bound, bound]`` is absorbed into
+    the potentials and ``P`` rebuilt; a non-finite one sends the problem back
+    to its last checked state, where one log-domain step restores finite
+    potentials. This keeps plans finite at small ``epsilon`` in float32.
 
     ``work`` and ``out`` are optional buffers shaped like ``logK`` for the
-    kernel and the plan (``logK`` itself is never modified).
+    kernel and the plan (``logK`` itself is never modified). A problem whose
+    ``active`` flag is False is left untouched.
 
     Returns ``alpha, beta, plan, n_iter, converged``.
     """
     B = logK.shape[0]
-    zero = torch.zeros((), dtype=logK.dtype, device=logK.device)
-    neg_inf = torch.tensor(_NEG_INF, dtype=logK.dtype, device=logK.device)
+    dtype, device = logK.dtype, logK.device
+    zero = torch.zeros((), dtype=dtype, device=device)
+    neg_inf = torch.tensor(_NEG_INF, dtype=dtype, device=device)
+    tiny = torch.finfo(dtype).tiny
     valid_x, valid_y = a > 0, b > 0
-    n_iter = torch.zeros(B, dtype=torch.long, device=logK.device)
-    converged = torch.zeros(B, dtype=torch.bool, device=logK.device)
+    n_iter = torch.zeros(B, dtype=torch.long, device=device)
+    converged = torch.zeros(B, dtype=torch.bool, device=device)
     act = active.clone()
-    cutoff = 0.5 * math.log(torch.finfo(logK.dtype).tiny)
+    cutoff = 0.5 * math.log(tiny)
 
-    def rebuild(beta_: torch.Tensor, buf: torch.Tensor | None = None):
+    def rebuild(beta_: torch.Tensor, buf: torch.Tensor | None):
         E = torch.add(logK, beta_[:, None, :], out=buf) if buf is not None else logK + beta_[:, None, :]
         mx = E.amax(dim=2)
         mx = torch.where(torch.isfinite(mx), mx, zero)
         # Entries below exp(cutoff) relative to their row's largest become
         # exact zeros: no subnormal numbers (slow on CPUs) in the products.
         P_ = torch.nn.functional.threshold_(E.sub_(mx[:, :, None]), cutoff, _NEG_INF).exp_()
-        u_ = _safe_div(a, P_.sum(2))
+        u_ = a / P_.sum(2).clamp_min(tiny)
         return mx, P_, u_
 
     m, P, u = rebuild(beta, work)
-    v = valid_y.to(logK.dtype)
-
-    def refresh(beta_: torch.Tensor):
-        """Rebuild the kernel of the active problems; frozen ones keep theirs."""
-        if bool(act.all()):
-            m_, P_, u_ = rebuild(beta_, P)
-            return m_, P_, u_, valid_y.to(logK.dtype)
-        m_, P_, u_ = rebuild(beta_)
-        keep = ~act
-        return (
-            torch.where(keep[:, None], m, m_),
-            torch.where(keep[:, None, None], P, P_),
-            torch.where(keep[:, None], u, u_),
-            torch.where(keep[:, None], v, valid_y.to(logK.dtype)),
-        )
-
+    v = valid_y.to(dtype)
+    good = (beta.clone(), u.clone(), v.clone())
     it = 0
     while it < max_iter and bool(act.any()):
-        Ptu = torch.bmm(P.transpose(1, 2), u[:, :, None])[:, :, 0]
-        v_new = _safe_div(b, Ptu)
-        Pv = torch.bmm(P, v_new[:, :, None])[:, :, 0]
-        u_next = _safe_div(a, Pv)
-        bad = ~(torch.isfinite(v_new).all(1) & torch.isfinite(u_next).all(1))
-        if bool((bad & act).any()):
-            # Overflow: one log-domain step from the last finite potentials.
-            alpha_good = torch.where(valid_x, torch.log(u) - m, neg_inf)
-            beta_good = beta + torch.log(torch.where(valid_y, v, torch.ones_like(v)))
-            beta_good = torch.where(valid_y, beta_good, neg_inf)
-            lse_row = torch.logsumexp(logK + beta_good[:, None, :], dim=2)
-            alpha_l = torch.where(valid_x, torch.log(a) - lse_row, neg_inf)
-            beta_l = torch.where(valid_y, torch.log(b) - torch.logsumexp(logK + alpha_l[:, :, None], dim=1), neg_inf)
-            beta = torch.where(act[:, None], torch.where(valid_y, beta_l, zero), beta)
-            m, P, u, v = refresh(beta)
-            n_iter += act.long()
-            it += 1
-            continue
-        row = u * Pv
-        err = torch.where(valid_x, (row - a).abs(), zero).sum(1)
-        done = act & (err <= tol)
-        v = torch.where(act[:, None], v_new, v)
-        converged |= done
-        act &= ~done
-        u = torch.where(act[:, None], u_next, u)
-        n_iter += (act | done).long()
-        it += 1
-        big_u = torch.where(valid_x, u, torch.ones_like(u))
-        big_v = torch.where(valid_y, v, torch.ones_like(v))
-        drift = (big_u.amax(1) > bound) | (big_u.amin(1) < 1 / bound) | (big_v.amax(1) > bound) | (big_v.amin(1) < 1 / bound)
-        if bool((drift & act).any()) and it < max_iter:
-            beta = torch.where(act[:, None] & valid_y, beta + torch.log(big_v), beta)
-            m, P, u, v = refresh(beta)
+        all_active = bool(act.all())
+        steps = min(check_every, max_iter - it)
+        u_prev = u
+        for _ in range(steps):
+            Ptu = torch.bmm(P.transpose(1, 2), u[:, :, None])[:, :, 0]
+            v_new = b / Ptu.clamp_min(tiny)
+            Pv = torch.bmm(P, v_new[:, :, None])[:, :, 0]
+            u_prev = u
+            u_new = a / Pv.clamp_min(tiny)
+            if all_active:
+                u, v = u_new, v_new
+            else:
+                u = torch.where(act[:, None], u_new, u)
+                v = torch.where(act[:, None], v_new, v)
+        it += steps
+        n_iter += steps * act.long()
+        # Check: finite, within bounds, converged (error of the plan
+        # u_prev * P * v, whose column marginals are exact).
+        su = torch.where(valid_x, u, torch.ones_like(u))
+        sv = torch.where(valid_y, v, torch.ones_like(v))
+        finite = torch.isfinite(su).all(1) & torch.isfinite(sv).all(1) & (su > 0).all(1) & (sv > 0).all(1)
+        bad = act & ~finite
+        if bool(bad.any()):
+            # Back to the last checked state, then one log-domain step.
+            beta_g, u_g, v_g = good
+            beta_c = torch.where(valid_y, beta_g + torch.log(torch.where(valid_y, v_g, torch.ones_like(v_g))), neg_inf)
+            alpha_l = torch.where(valid_x, torch.log(a) - torch.logsumexp(logK + beta_c[:, None, :], dim=2), neg_inf)
+            beta_l = torch.log(b) - torch.logsumexp(logK + alpha_l[:, :, None], dim=1)
+            beta = torch.where(bad[:, None] & valid_y, beta_l, torch.where(act[:, None], beta, beta))
+            u = torch.where(bad[:, None], u_g, u)
+            v = torch.where(bad[:, None], v_g, v)
+            drift = bad
+        else:
+            err = torch.where(valid_x, (u_prev * Pv - a).abs(), zero).sum(1)
+            done = act & (err <= tol)
+            converged |= done
+            act &= ~done
+            drift = act & ((su.amax(1) > bound) | (su.amin(1) < 1 / bound) | (sv.amax(1) > bound) | (sv.amin(1) < 1 / bound))
+        if bool(drift.any()) and it < max_iter:
+            # Absorb the column scalings into beta and rebuild P for these
+            # problems; the others keep their kernel and scalings.
+            if not bool(bad.any()):
+                beta = torch.where(drift[:, None] & valid_y, beta + torch.log(sv), beta)
+            if bool(drift.all()):
+                m, P, u = rebuild(beta, P)
+                v = valid_y.to(dtype)
+            else:
+                m2, P2, u2 = rebuild(beta, None)
+                m = torch.where(drift[:, None], m2, m)
+                P = torch.where(drift[:, None, None], P2, P)
+                u = torch.where(drift[:, None], u2, u)
+                v = torch.where(drift[:, None], valid_y.to(dtype), v)
+        good = (beta.clone(), u.clone(), v.clone())
     alpha = torch.where(valid_x, torch.log(u) - m, neg_inf)
     beta_out = torch.where(valid_y, beta + torch.log(torch.where(valid_y, v, torch.ones_like(v))), neg_inf)
     plan = torch.mul(P, u[:, :, None], out=out) if out is not None else P * u[:, :, None]
