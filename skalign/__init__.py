@@ -18,8 +18,17 @@ datasets
     Synthetic process videos and loaders of standard data layouts.
 metrics
     Alignment and segmentation metrics, and scorers for ``GridSearchCV``.
+engine, encoders
+    The torch training loop and the frame encoders behind the estimators.
+losses
+    One self-supervised objective per method.
+plotting
+    Pictures of plans, segmentations and embeddings (needs matplotlib).
 """
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+from ._aligner import VideoAligner  # noqa: E402
+from ._base import Alignment  # noqa: E402
+
+__all__ = ["Alignment", "VideoAligner", "__version__"]

@@ -1,0 +1,581 @@
+"""Machinery shared by skalign's estimators.
+
+An estimator of skalign learns a frame encoder with a self-supervised loss
+and then uses the encoder's embeddings. Everything that is not the loss
+lives here: checking the videos (with errors that name the video),
+choosing and seeding the encoder, resolving the device, fitting through
+:class:`skalign.engine.Trainer`, embedding through
+:func:`skalign.engine.embed_videos`, and pickling with the state on the
+CPU. A sibling estimator declares its parameters, the loss of its method
+and, where it has them, extra trainable modules.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from .encoders import ConvEncoder, MLPEncoder
+from .engine import Trainer, cache_features, derive_seed, embed_videos, resolve_device
+from .io import VideoCollection, load_video
+from .metrics import kendalls_tau
+from .ot import decode_matches, vaot
+
+__all__ = [
+    "Alignment",
+    "AlignMixin",
+    "BaseVideoEstimator",
+    "check_video_list",
+    "cosine_cost",
+    "encode_frames",
+    "is_single_video",
+    "vaot_alignment",
+]
+
+#: Encoders selected by name; "auto" picks by the kind of input.
+ENCODERS = ("auto", "mlp", "conv")
+
+# Streams of the fit's seed (``derive_seed(seed, stream)``).
+_STREAM_INIT = 0
+_STREAM_TRAIN = 1
+
+
+# --------------------------------------------------------------------- videos
+def is_single_video(video: Any) -> bool:
+    """Whether ``video`` is one video (an array or a path), not a list of them."""
+    if isinstance(video, (str, os.PathLike, torch.Tensor)):
+        return True
+    return isinstance(video, np.ndarray) and video.dtype != object
+
+
+def _kind(arr: np.ndarray) -> str:
+    return "features" if arr.ndim == 2 else "frames"
+
+
+def _describe(frame_shape: tuple[int, ...]) -> str:
+    if len(frame_shape) == 1:
+        return f"features of size {frame_shape[0]}"
+    return f"frames of {frame_shape[0]}x{frame_shape[1]} pixels"
+
+
+def _iter_videos(
+    videos: Any,
+    *,
+    name: str,
+    min_frames: int,
+    frame_shape: tuple[int, ...] | None,
+    fitted_on: str,
+) -> Iterator[np.ndarray]:
+    """Load and check the videos one at a time (lazily for collections).
+
+    Features come out as float32, frames as uint8. Every video must have the
+    frame shape of the first (or ``frame_shape``, the fitted one).
+    """
+    ref = frame_shape
+    ref_name = fitted_on
+    for i in range(len(videos)):
+        label = f"{name}[{i}]"
+        if isinstance(videos, VideoCollection):
+            label = f"{label} ({videos.paths[i]})"
+            arr = load_video(videos.load(i), name=label, min_frames=min_frames)
+        else:
+            arr = load_video(videos[i], name=label, min_frames=min_frames)
+        arr = _check_frames(arr, label, ref, ref_name)
+        if ref is None:
+            ref, ref_name = tuple(arr.shape[1:]), f"{label} has"
+        yield arr
+
+
+def _check_frames(
+    arr: np.ndarray, label: str, ref: tuple[int, ...] | None, ref_name: str
+) -> np.ndarray:
+    """Features as float32; frames of the shape ``ref`` (when given).
+
+    ``ref_name`` completes "but ...": e.g. ``"videos[0] has"``.
+    """
+    if ref is not None and tuple(arr.shape[1:]) != ref:
+        got = tuple(arr.shape[1:])
+        same_kind = len(got) == len(ref)
+        raise ValueError(
+            f"{label} has {_describe(got)}, but {ref_name} {_describe(ref)}; "
+            + ("every video needs the same frame size." if same_kind
+               else "every video must be of the same kind (features or frames).")
+        )
+    if arr.ndim == 2 and arr.dtype != np.float32:
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def check_video_list(
+    videos: Any,
+    *,
+    name: str = "videos",
+    min_videos: int = 1,
+    min_frames: int = 1,
+    frame_shape: tuple[int, ...] | None = None,
+    fitted_on: str = "the fitted videos have",
+    lazy: bool = False,
+) -> Any:
+    """Check a list of videos and load them as arrays.
+
+    Parameters
+    ----------
+    videos : list, tuple or VideoCollection
+        Videos of any kind :func:`skalign.io.load_video` accepts.
+    name : str, default="videos"
+        How errors name the list; a video is ``name[i]``.
+    min_videos : int, default=1
+        Fewest videos accepted.
+    min_frames : int, default=1
+        Fewest frames per video.
+    frame_shape : tuple of int or None, default=None
+        The frame shape every video must have (``(n_features,)`` or
+        ``(height, width, 3)``); by default that of the first video.
+    fitted_on : str, default="the fitted videos have"
+        How errors name where ``frame_shape`` comes from (it completes
+        "but ...").
+    lazy : bool, default=False
+        Return an iterator that loads and checks one video at a time
+        instead of a list (files of a collection are read when reached).
+
+    Returns
+    -------
+    videos : list of ndarray or iterator of ndarray
+        Features as float32 ``(n_frames, n_features)``, frames as uint8
+        ``(n_frames, height, width, 3)``.
+
+    Raises
+    ------
+    ValueError
+        A lone array or path instead of a list, too few videos, or a bad
+        video (the message names it, e.g. ``videos[3]``).
+    FileNotFoundError
+        A path that does not exist (named likewise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skalign._base import check_video_list
+    >>> [v.dtype for v in check_video_list([np.zeros((5, 3)), np.ones((4, 3), dtype=int)])]
+    [dtype('float32'), dtype('float32')]
+    >>> check_video_list([np.zeros((5, 3)), np.zeros((4, 2))])
+    Traceback (most recent call last):
+    ...
+    ValueError: videos[1] has features of size 2, but videos[0] has features of size 3; every video needs the same frame size.
+    """
+    if is_single_video(videos):
+        raise ValueError(
+            f"{name} must be a list of videos (one array or path per video), got a single "
+            f"{type(videos).__name__}; wrap one video as [video]."
+        )
+    if not isinstance(videos, VideoCollection):
+        if isinstance(videos, np.ndarray):
+            videos = list(videos)
+        if not isinstance(videos, Sequence):
+            raise ValueError(
+                f"{name} must be a list of videos or a VideoCollection, got "
+                f"{type(videos).__name__}."
+            )
+    if len(videos) < min_videos:
+        if len(videos) == 0:
+            raise ValueError(f"{name} is empty; at least {min_videos} video(s) are needed.")
+        raise ValueError(
+            f"{name} holds {len(videos)} video(s); at least {min_videos} are needed."
+        )
+    it = _iter_videos(
+        videos, name=name, min_frames=min_frames, frame_shape=frame_shape, fitted_on=fitted_on
+    )
+    return it if lazy else list(it)
+
+
+# -------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Alignment:
+    """Frame-to-frame alignment of two videos.
+
+    Attributes
+    ----------
+    plan : ndarray of shape (n_frames_a + 1, n_frames_b + 1) or (n_frames_a, n_frames_b)
+        The soft alignment (transport plan); with a virtual frame it is the
+        last row and column.
+    matches : ndarray of int64 of shape (n_frames_a,)
+        For each frame of ``a``, the index of its frame in ``b``, or -1 when
+        it is unmatched (assigned to the virtual frame).
+    cost : ndarray of shape (n_frames_a, n_frames_b)
+        The frame cost the plan was computed from, ``1 - cos`` of the
+        embeddings (before any temporal prior).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skalign._base import vaot_alignment
+    >>> t = np.linspace(0, 1.5, 12)
+    >>> emb = np.stack([np.cos(t), np.sin(t)], axis=1)
+    >>> res = vaot_alignment(emb, emb, epsilon=0.01, virtual="cost")
+    >>> res.plan.shape, res.cost.shape
+    ((13, 13), (12, 12))
+    >>> res.matches.tolist() == list(range(12))
+    True
+    """
+
+    plan: np.ndarray
+    matches: np.ndarray
+    cost: np.ndarray
+
+
+def cosine_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``1 - cos`` between the rows of ``a`` and of ``b`` (float64).
+
+    Parameters
+    ----------
+    a : array-like of shape (N, D)
+    b : array-like of shape (M, D)
+
+    Returns
+    -------
+    cost : ndarray of shape (N, M)
+        In ``[0, 2]``; the visual cost of VAOT (Sec. 3.1.2).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return 1.0 - a @ b.T
+
+
+def vaot_alignment(
+    emb_a: np.ndarray, emb_b: np.ndarray, *, epsilon: float, virtual: str | None, **solver: Any
+) -> Alignment:
+    """Align two embedded videos with :func:`skalign.ot.vaot`.
+
+    Parameters
+    ----------
+    emb_a, emb_b : ndarray of shape (N, D) and (M, D)
+        Frame embeddings.
+    epsilon : float
+        Entropic regularisation of the solver.
+    virtual : {"cost", "threshold"} or None
+        Rule of the virtual frame.
+    **solver
+        ``alpha``, ``radius``, ``rho``, ``zeta``, ``max_iter``, ... of
+        :func:`skalign.ot.vaot`.
+
+    Returns
+    -------
+    Alignment
+        Plan, matches (decoded with :func:`skalign.ot.decode_matches`) and
+        the cosine cost.
+    """
+    cost = cosine_cost(emb_a, emb_b)
+    plan = vaot(cost, epsilon=epsilon, virtual=virtual, **solver).plan
+    matches = decode_matches(plan, virtual=virtual is not None).astype(np.int64)
+    return Alignment(plan=plan, matches=matches, cost=cost)
+
+
+# ----------------------------------------------------------------- estimator
+def encode_frames(model: nn.Module, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Run ``model`` on a training batch's frames ``(B, T, ...)``.
+
+    Sequence-level models (a transformer over the frames of a video) also
+    get the padding mask; frame-wise models get the frames only.
+    """
+    if getattr(model, "sequence_level", False):
+        return model(frames, mask)
+    return model(frames)
+
+
+def _to_cpu(value: Any) -> Any:
+    """A CPU copy of a module or tensor that lives elsewhere; others as they are."""
+    if isinstance(value, nn.Module):
+        tensors = list(value.parameters()) + list(value.buffers())
+        if all(t.device.type == "cpu" for t in tensors):
+            return value
+        return copy.deepcopy(value).cpu()
+    if isinstance(value, torch.Tensor) and value.device.type != "cpu":
+        return value.detach().cpu()
+    return value
+
+
+class BaseVideoEstimator(TransformerMixin, BaseEstimator):
+    """Base of the estimators that learn a frame encoder from videos.
+
+    A subclass sets ``_parameter_constraints`` (starting from
+    ``_base_constraints``), ``_pairs`` (whether the loss sees pairs of
+    videos), and implements ``_make_loss`` (the method's objective as a
+    ``loss_fn(model, batch)`` of :class:`skalign.engine.Trainer`) and
+    ``_min_frames``. It may override ``_make_model`` to train modules
+    beside the encoder (e.g. action embeddings) and ``_finish_fit`` to keep
+    them. Its ``fit`` calls :meth:`_fit_encoder`.
+
+    The shared parameters, stored by ``__init__`` of the subclass, are
+    ``encoder``, ``embedding_dim``, ``max_epochs``, ``batch_size``,
+    ``n_frames``, ``lr``, ``weight_decay``, ``grad_clip``, ``precision``,
+    ``device``, ``random_state`` and ``verbose``.
+
+    Fitted attributes: ``encoder_`` (the trained module, in eval mode),
+    ``history_`` (:class:`skalign.engine.History`), ``frame_shape_``,
+    ``n_features_in_``, ``input_kind_`` and ``embedding_dim_``.
+    """
+
+    _base_constraints: dict = {
+        "encoder": [StrOptions(set(ENCODERS)), nn.Module],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_frames": [Interval(Integral, 2, None, closed="left"), None],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+        "precision": [StrOptions({"auto", "32", "bf16", "fp16"})],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+    _pairs: bool = True
+
+    # ----------------------------------------------------------- subclass API
+    def _min_frames(self) -> int:
+        """Fewest frames a video needs for the method."""
+        return 2
+
+    def _make_loss(self) -> Callable[[nn.Module, Any], Any]:
+        """The training objective ``loss_fn(model, batch)``."""
+        raise NotImplementedError
+
+    def _make_model(self, encoder: nn.Module) -> nn.Module:
+        """The module the trainer optimises: the trainable encoder (the head
+        of an encoder with a frozen backbone) by default; a subclass may wrap
+        it with modules of its own. The loss function receives it."""
+        return encoder
+
+    def _finish_fit(self, model: nn.Module, videos: list[np.ndarray]) -> None:
+        """Keep what the subclass needs from the trained ``model``."""
+
+    # -------------------------------------------------------------- checking
+    def _check_videos(self, videos: Any, *, name: str = "videos", min_videos: int = 1,
+                      reset: bool = False, lazy: bool = False) -> Any:
+        """Load and check videos; unless ``reset`` (in ``fit``), their frames
+        must have the shape of the fitted ones."""
+        return check_video_list(
+            videos, name=name, min_videos=min_videos, min_frames=self._min_frames(),
+            frame_shape=None if reset else self.frame_shape_,
+            fitted_on=f"{type(self).__name__} was fitted on",
+            lazy=lazy,
+        )
+
+    def _check_one(self, video: Any, name: str) -> np.ndarray:
+        """Load and check one video, named ``name`` in errors."""
+        arr = load_video(video, name=name, min_frames=self._min_frames())
+        return _check_frames(arr, name, self.frame_shape_,
+                             f"{type(self).__name__} was fitted on")
+
+    def _device(self) -> torch.device:
+        return resolve_device(self.device)
+
+    # --------------------------------------------------------------- encoder
+    def _build_encoder(self, frame_shape: tuple[int, ...], seed: int) -> nn.Module:
+        """The encoder before training: named ones seeded from ``seed``, a
+        given module copied (its weights are the starting point)."""
+        kind = "features" if len(frame_shape) == 1 else "frames"
+        if isinstance(self.encoder, nn.Module):
+            return copy.deepcopy(self.encoder)
+        name = self.encoder
+        if name == "auto":
+            name = "mlp" if kind == "features" else "conv"
+        if name == "mlp" and kind != "features":
+            raise ValueError(
+                "encoder='mlp' embeds per-frame features, but the videos hold frames of "
+                f"shape {frame_shape}; use encoder='conv' or 'auto'."
+            )
+        if name == "conv" and kind != "frames":
+            raise ValueError(
+                "encoder='conv' embeds RGB frames, but the videos hold features of size "
+                f"{frame_shape[0]}; use encoder='mlp' or 'auto'."
+            )
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(derive_seed(seed, _STREAM_INIT))
+            if name == "mlp":
+                return MLPEncoder(frame_shape[0], int(self.embedding_dim))
+            return ConvEncoder(int(self.embedding_dim))
+
+    # ------------------------------------------------------------------- fit
+    def _fit_encoder(self, videos: Any) -> BaseVideoEstimator:
+        """Validate, build the encoder, train it with the method's loss."""
+        self._validate_params()
+        device = self._device()
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        min_videos = 2 if self._pairs else 1
+        frozen = isinstance(self.encoder, nn.Module) and bool(
+            getattr(self.encoder, "frozen_backbone", False)
+        )
+        if frozen and isinstance(videos, VideoCollection):
+            # Read one file at a time: only the backbone's features are kept.
+            stream = self._check_videos(videos, min_videos=min_videos, reset=True, lazy=True)
+            first = next(stream)
+            data: Any = _chain(first, stream)
+        else:
+            data = self._check_videos(videos, min_videos=min_videos, reset=True)
+            first = data[0]
+        frame_shape = tuple(first.shape[1:])
+        encoder = self._build_encoder(frame_shape, seed)
+        if frozen:
+            # A frozen pretrained backbone runs once per frame; the head
+            # trains on its cached features.
+            train_videos = cache_features(encoder.backbone, data, device=device)
+            trainable = encoder.head
+        else:
+            train_videos, trainable = data, encoder
+        model = self._make_model(trainable)
+        trainer = Trainer(
+            max_epochs=int(self.max_epochs),
+            batch_size=int(self.batch_size),
+            n_frames=None if self.n_frames is None else int(self.n_frames),
+            pairs=self._pairs,
+            lr=float(self.lr),
+            weight_decay=float(self.weight_decay),
+            grad_clip=self.grad_clip,
+            device=device,
+            precision=self.precision,
+            distributed=False,
+            context_offsets=getattr(trainable, "context_offsets", (0,)),
+            random_state=derive_seed(seed, _STREAM_TRAIN),
+            verbose=int(self.verbose),
+        )
+        trainer.fit(model, train_videos, self._make_loss())
+        encoder.eval()
+        self.encoder_ = encoder
+        self.history_ = trainer.history_
+        self.frame_shape_ = frame_shape
+        self.n_features_in_ = int(np.prod(frame_shape))
+        self.input_kind_ = "features" if len(frame_shape) == 1 else "frames"
+        self.embedding_dim_ = int(getattr(encoder, "embedding_dim", self.embedding_dim))
+        self._finish_fit(model, train_videos)
+        return self
+
+    # ------------------------------------------------------------- transform
+    def _embed(self, videos: list[np.ndarray]) -> list[np.ndarray]:
+        out = embed_videos(self.encoder_, videos, device=self._device())
+        return [e.numpy() for e in out]
+
+    def transform(self, videos: Any) -> np.ndarray | list[np.ndarray]:
+        """Embed every frame.
+
+        Parameters
+        ----------
+        videos : video or list of videos
+            One video (an array or a path) or a list of videos (or a
+            :class:`skalign.io.VideoCollection`) of the kind seen in ``fit``.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_frames, embedding_dim_) or list of ndarray
+            float32 embeddings; a list for a list of videos.
+        """
+        check_is_fitted(self, "encoder_")
+        if is_single_video(videos):
+            return self._embed([self._check_one(videos, "video")])[0]
+        return self._embed(self._check_videos(videos))
+
+    def fit_transform(self, videos: Any, y: Any = None, **fit_params: Any) -> list[np.ndarray]:
+        """Fit on ``videos`` and embed them.
+
+        Parameters
+        ----------
+        videos : list of videos
+            As in ``fit``.
+        y : None
+            Ignored.
+        **fit_params
+            Passed to ``fit``.
+
+        Returns
+        -------
+        embeddings : list of ndarray of shape (n_frames_i, embedding_dim_)
+        """
+        return self.fit(videos, y, **fit_params).transform(videos)
+
+    # -------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        """State with every module and tensor on the CPU.
+
+        A model fitted on CUDA unpickles on a machine without a GPU.
+        """
+        state = super().__getstate__()
+        return {k: _to_cpu(v) for k, v in state.items()}
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
+
+
+class AlignMixin:
+    """``align`` and ``score`` for estimators with a frame encoder.
+
+    The estimator provides ``transform`` and ``_align_embeddings(emb_a,
+    emb_b) -> Alignment``.
+    """
+
+    def align(self, a: Any, b: Any) -> Alignment | list[Alignment]:
+        """Align the frames of video ``a`` to those of video ``b``.
+
+        Parameters
+        ----------
+        a, b : video, or lists of videos of the same length
+            Videos of the kind seen in ``fit``; lists are aligned pair by
+            pair.
+
+        Returns
+        -------
+        alignment : Alignment or list of Alignment
+            ``plan``, ``matches`` (index in ``b`` of each frame of ``a``,
+            -1 when unmatched) and ``cost``.
+        """
+        check_is_fitted(self, "encoder_")
+        if is_single_video(a) and is_single_video(b):
+            emb_a, emb_b = self._embed([self._check_one(a, "a"), self._check_one(b, "b")])
+            return self._align_embeddings(emb_a, emb_b)
+        if is_single_video(a) or is_single_video(b):
+            raise ValueError(
+                "a and b must both be one video or both lists of videos of the same length."
+            )
+        va = self._check_videos(a, name="a")
+        vb = self._check_videos(b, name="b")
+        if len(va) != len(vb):
+            raise ValueError(f"a holds {len(va)} videos but b holds {len(vb)}; they are aligned pairwise.")
+        ea, eb = self._embed(va), self._embed(vb)
+        return [self._align_embeddings(x, y) for x, y in zip(ea, eb)]
+
+    def score(self, videos: Any, y: Any = None) -> float:
+        """Mean Kendall's tau of the embeddings over all ordered pairs of videos.
+
+        The default score of the aligners, so that ``GridSearchCV`` works
+        without a scorer; see :func:`skalign.metrics.kendalls_tau` (stride
+        5, squared Euclidean nearest neighbours).
+
+        Parameters
+        ----------
+        videos : list of videos
+            At least two videos.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        tau : float
+            In ``[-1, 1]``; higher is better.
+        """
+        check_is_fitted(self, "encoder_")
+        return float(kendalls_tau(self.transform(self._check_videos(videos, min_videos=2))))
