@@ -1,0 +1,65 @@
+"""The ``skalign`` command, run as a user would (in a subprocess)."""
+
+import csv
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+
+from skalign import VideoAligner
+from skalign.cli import main
+from skalign.datasets import make_process_videos
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "skalign", *args], capture_output=True, text=True, cwd=cwd,
+                          env={"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PATH": ""}, timeout=600)
+
+
+@pytest.mark.slow
+def test_demo_prints_figures_and_writes_a_picture(tmp_path):
+    out = _run("demo", "--out", str(tmp_path), "--epochs", "3")
+    assert out.returncode == 0, out.stderr
+    assert "Kendall tau" in out.stdout and "VAOT embeddings" in out.stdout
+    png = tmp_path / "alignment.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_help_lists_the_commands():
+    out = _run("--help")
+    assert out.returncode == 0
+    for cmd in ("demo", "fit", "align"):
+        assert cmd in out.stdout
+
+
+def test_fit_then_align_with_csv(tmp_path):
+    videos, labels = make_process_videos(4, 3, n_frames=(30, 40), n_features=8, random_state=0)
+    paths = []
+    for i, v in enumerate(videos):
+        p = tmp_path / f"v{i}.npy"
+        np.save(p, v)
+        paths.append(str(p))
+    model = tmp_path / "m.joblib"
+    assert main(["fit", *paths, "-o", str(model), "--epochs", "1", "--device", "cpu"]) == 0
+    fitted = joblib.load(model)
+    assert isinstance(fitted, VideoAligner)
+    pairs = tmp_path / "pairs.csv"
+    assert main(["align", str(model), paths[0], paths[1], "--csv", str(pairs)]) == 0
+    rows = list(csv.reader(pairs.open()))
+    assert rows[0] == ["frame_a", "frame_b"]
+    got = np.array([int(r[1]) for r in rows[1:]])
+    assert np.array_equal(got, fitted.align(videos[0], videos[1]).matches)
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["align", str(tmp_path / "missing.joblib"), "a.npy", "b.npy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "missing.joblib" in err
+    bad = tmp_path / "bad.npy"
+    bad.write_text("not an array")
+    assert main(["fit", str(bad), str(bad)]) == 2
+    assert "bad.npy" in capsys.readouterr().err
+    with pytest.raises(Exception):
+        main(["--debug", "fit", str(bad), str(bad)])
