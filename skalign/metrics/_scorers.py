@@ -92,6 +92,18 @@ def _halves(n_videos: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     return idx[0::2], idx[1::2]
 
 
+def _both_ways(emb: list, labels: list, name: str, score) -> float:
+    """Mean of ``score(fit_emb, fit_labels, test_emb, test_labels)`` over the
+    two directions of the even/odd split: never fitted and scored on the
+    same videos."""
+    first, second = _halves(len(emb), name)
+    scores = [
+        score([emb[i] for i in fit], [labels[i] for i in fit], [emb[i] for i in test], [labels[i] for i in test])
+        for fit, test in ((first, second), (second, first))
+    ]
+    return float(np.mean(scores))
+
+
 class _Scorer:
     """Base of the scorers: parameters, repr, equality, pickling by value."""
 
@@ -200,20 +212,13 @@ class _PhaseClassificationScorer(_Scorer):
     def __call__(self, estimator: Any, videos: Any, y: Any = None) -> float:
         labels = _require_y(y, "phase_classification_scorer")
         emb = _embed(estimator, videos)
-        first, second = _halves(len(emb), "phase_classification_scorer")
-        scores = []
-        for fit_idx, test_idx in ((first, second), (second, first)):
-            acc = phase_classification_accuracy(
-                [emb[i] for i in fit_idx],
-                [labels[i] for i in fit_idx],
-                [emb[i] for i in test_idx],
-                [labels[i] for i in test_idx],
-                fractions=(1.0,),
-                classifier=self.classifier,
-                random_state=0,
-            )
-            scores.append(acc[1.0])
-        return float(np.mean(scores))
+
+        def score(fit_e, fit_l, test_e, test_l):
+            return phase_classification_accuracy(
+                fit_e, fit_l, test_e, test_l, fractions=(1.0,), classifier=self.classifier, random_state=0
+            )[1.0]
+
+        return _both_ways(emb, labels, "phase_classification_scorer", score)
 
 
 class _ProgressionScorer(_Scorer):
@@ -253,18 +258,11 @@ class _ProgressionScorer(_Scorer):
     def __call__(self, estimator: Any, videos: Any, y: Any = None) -> float:
         labels = _require_y(y, "progression_scorer")
         emb = _embed(estimator, videos)
-        first, second = _halves(len(emb), "progression_scorer")
-        scores = [
-            phase_progression(
-                [emb[i] for i in fit_idx],
-                [labels[i] for i in fit_idx],
-                [emb[i] for i in test_idx],
-                [labels[i] for i in test_idx],
-                regressor=self.regressor,
-            )
-            for fit_idx, test_idx in ((first, second), (second, first))
-        ]
-        return float(np.mean(scores))
+
+        def score(fit_e, fit_l, test_e, test_l):
+            return phase_progression(fit_e, fit_l, test_e, test_l, regressor=self.regressor)
+
+        return _both_ways(emb, labels, "progression_scorer", score)
 
 
 class _APScorer(_Scorer):
