@@ -12,10 +12,22 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from ._base import Alignment, AlignMixin, BaseVideoEstimator, encode_frames, vaot_alignment
+from ._base import (
+    Alignment,
+    AlignMixin,
+    BaseVideoEstimator,
+    cosine_cost,
+    encode_frames,
+    vaot_alignment,
+)
 from .losses import VAOT_TARGETS
+from .losses._gta import gta_loss
+from .losses._lac import inverse_distance_similarity, lac_loss
+from .losses._sdtw import sdtw_loss
 from .losses._vaot import _vaot_loss
+from .losses._vava import vava_loss, vava_plan, vava_psi
 from .ot import VIRTUAL_RULES
+from .sequence import dtw, expected_alignment
 
 __all__ = ["VideoAligner", "ALIGNMENT_METHODS"]
 
@@ -33,11 +45,19 @@ class _Method:
         ``align(estimator, emb_a, emb_b) -> Alignment`` on embeddings.
     paper : str
         The paper the method follows.
+    make_model : callable or None
+        ``make_model(estimator, encoder) -> module`` when the method trains
+        parameters beside the encoder (LAC's gap penalties); ``None`` trains
+        the encoder alone.
+    defaults : dict
+        The method's values of the parameters that default to ``None``.
     """
 
     make_loss: Callable[[Any], Callable[[nn.Module, Any], Any]]
     align: Callable[[Any, np.ndarray, np.ndarray], Alignment]
     paper: str
+    make_model: Callable[[Any, nn.Module], nn.Module] | None = None
+    defaults: dict[str, Any] | None = None
 
 
 def _vaot_make_loss(est: VideoAligner) -> Callable[[nn.Module, Any], Any]:
@@ -64,12 +84,180 @@ def _vaot_align(est: VideoAligner, emb_a: np.ndarray, emb_b: np.ndarray) -> Alig
     )
 
 
+def _param(est: Any, name: str) -> Any:
+    """The estimator's value of ``name``, or the method's default when it is ``None``."""
+    value = getattr(est, name)
+    if value is None:
+        value = (ALIGNMENT_METHODS[est.method].defaults or {})[name]
+    return value
+
+
+def _pair_embeddings(model: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    return (encode_frames(model, batch.x.frames, batch.x.mask),
+            encode_frames(model, batch.y.frames, batch.y.mask))
+
+
+def _dtw_align(est: Any, emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
+    """The exact DTW path on the cosine cost: every frame of ``a`` matched."""
+    cost = cosine_cost(emb_a, emb_b)
+    path = dtw(cost).path
+    plan = np.zeros_like(cost)
+    for i, j in path:
+        plan[i, j] = 1.0
+    # Frames warped onto several frames of b take the closest of them.
+    matches = np.where(plan > 0, cost, np.inf).argmin(1).astype(np.int64)
+    return Alignment(plan=plan, matches=matches, cost=cost)
+
+
+def _sdtw_make_loss(est: Any) -> Callable[[nn.Module, Any], Any]:
+    options = dict(gamma=float(_param(est, "gamma")), idm_weight=float(est.idm_weight),
+                   sigma=float(_param(est, "idm_window")), margin=float(est.idm_margin))
+
+    def loss_fn(model: nn.Module, batch: Any) -> torch.Tensor:
+        zx, zy = _pair_embeddings(model, batch)
+        return sdtw_loss(zx, zy, mask_x=batch.x.mask, mask_y=batch.y.mask, **options)
+
+    return loss_fn
+
+
+def _gta_make_loss(est: Any) -> Callable[[nn.Module, Any], Any]:
+    options = dict(gamma=float(_param(est, "gamma")), temperature=float(est.temperature),
+                   alpha=float(est.cycle_temperature), lambda_g=float(est.lambda_g),
+                   lambda_s=float(est.lambda_s))
+
+    def loss_fn(model: nn.Module, batch: Any) -> torch.Tensor:
+        zx, zy = _pair_embeddings(model, batch)
+        return gta_loss(zx, zy, mask_x=batch.x.mask, mask_y=batch.y.mask, **options)
+
+    return loss_fn
+
+
+class _GapModel(nn.Module):
+    """The encoder with LAC's learnable gap penalties, trained together."""
+
+    def __init__(self, encoder: nn.Module, gap_open: float, gap_extend: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.gap_open = nn.Parameter(torch.tensor(float(gap_open)))
+        self.gap_extend = nn.Parameter(torch.tensor(float(gap_extend)))
+        self.sequence_level = bool(getattr(encoder, "sequence_level", False))
+
+    def forward(self, *args: Any) -> torch.Tensor:
+        return self.encoder(*args)
+
+
+def _lac_make_model(est: Any, encoder: nn.Module) -> nn.Module:
+    return _GapModel(encoder, est.gap_open, est.gap_extend)
+
+
+def _lac_make_loss(est: Any) -> Callable[[nn.Module, Any], Any]:
+    options = dict(gamma=float(_param(est, "gamma")), temperature=float(est.temperature),
+                   alpha=float(est.lac_alpha), beta=float(est.lac_beta),
+                   sigma=float(est.lac_sigma))
+
+    def loss_fn(model: nn.Module, batch: Any) -> torch.Tensor:
+        zx, zy = _pair_embeddings(model, batch)
+        return lac_loss(
+            zx, zy, mask_x=batch.x.mask, mask_y=batch.y.mask,
+            positions_x=batch.x.positions, positions_y=batch.y.positions,
+            gap_open=model.gap_open, gap_extend=model.gap_extend, **options,
+        )
+
+    return loss_fn
+
+
+def _lac_align(est: Any, emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
+    """The (nearly hard) local Smith-Waterman path with the learnt gap penalties.
+
+    ``plan`` is the expected alignment of the smooth Smith-Waterman score at
+    a small temperature; a frame of ``a`` is matched to its column of
+    largest mass when at least half of it lies on the path, else -1.
+    """
+    ta = torch.as_tensor(np.asarray(emb_a, dtype=np.float64))[None]
+    tb = torch.as_tensor(np.asarray(emb_b, dtype=np.float64))[None]
+    sim = inverse_distance_similarity(ta, tb)[0].numpy()
+    gap_open, gap_extend = getattr(est, "gap_open_", est.gap_open), getattr(est, "gap_extend_", est.gap_extend)
+    plan = np.asarray(expected_alignment(sim, method="smith_waterman", gamma=0.01,
+                                         gap_open=float(gap_open), gap_extend=float(gap_extend)))
+    mass = plan.sum(1)
+    matches = np.where(mass >= 0.5, plan.argmax(1), -1).astype(np.int64)
+    return Alignment(plan=plan, matches=matches, cost=cosine_cost(emb_a, emb_b))
+
+
+def _vava_options(est: Any) -> dict[str, Any]:
+    return dict(sigma=float(est.prior_sigma), zeta=float(est.zeta), lambda1=float(est.lambda1),
+                lambda2=float(est.lambda2), virtual=est.virtual is not None,
+                max_iter=int(est.max_iter))
+
+
+def _vava_make_loss(est: Any) -> Callable[[nn.Module, Any], Any]:
+    options = dict(_vava_options(est), contrastive_weight=float(est.contrastive_weight),
+                   delta=float(_param(est, "idm_window")), margin=float(est.idm_margin))
+    decay = float(est.psi_decay)
+    step = [0]
+
+    def loss_fn(model: nn.Module, batch: Any) -> torch.Tensor:
+        zx, zy = _pair_embeddings(model, batch)
+        psi = vava_psi(step[0], decay)
+        if torch.is_grad_enabled():
+            step[0] += 1
+        return vava_loss(zx, zy, mask_x=batch.x.mask, mask_y=batch.y.mask, psi=psi, **options)
+
+    return loss_fn
+
+
+def _vava_align(est: Any, emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
+    """The VAVA plan with the prior weight reached at the end of training."""
+    try:
+        steps = int(sum(est.history_["n_steps"]))
+    except (AttributeError, KeyError, TypeError):
+        steps = 0
+    ta = torch.as_tensor(np.asarray(emb_a, dtype=np.float64))
+    tb = torch.as_tensor(np.asarray(emb_b, dtype=np.float64))
+    cost = (ta[:, None, :] - tb[None, :, :]).pow(2).sum(-1)
+    plan = vava_plan(cost, psi=vava_psi(steps, float(est.psi_decay)), **_vava_options(est)).numpy()
+    n, m = cost.shape
+    if est.virtual is None:
+        matches = plan.argmax(1).astype(np.int64)
+    else:
+        best = plan[:n].argmax(1)
+        matches = np.where(best == m, -1, best).astype(np.int64)
+    return Alignment(plan=plan, matches=matches, cost=cosine_cost(emb_a, emb_b))
+
+
 #: The alignment methods, by the name ``VideoAligner(method=...)`` takes.
 ALIGNMENT_METHODS: dict[str, _Method] = {
     "vaot": _Method(
         make_loss=_vaot_make_loss,
         align=_vaot_align,
         paper="Ali et al., Joint Self-Supervised Video Alignment and Action Segmentation, ICCV 2025",
+    ),
+    "vava": _Method(
+        make_loss=_vava_make_loss,
+        align=_vava_align,
+        paper="Liu et al., Learning to Align Sequential Actions in the Wild, CVPR 2022",
+        defaults={"idm_window": 15.0},
+    ),
+    "gta": _Method(
+        make_loss=_gta_make_loss,
+        align=_dtw_align,
+        paper=("Hadji et al., Representation Learning via Global Temporal Alignment and "
+               "Cycle-Consistency, CVPR 2021"),
+        defaults={"gamma": 0.1},
+    ),
+    "lac": _Method(
+        make_loss=_lac_make_loss,
+        align=_lac_align,
+        paper=("Oei et al., Self-Supervised Contrastive Learning for Videos using "
+               "Differentiable Local Alignment, 2025"),
+        make_model=_lac_make_model,
+        defaults={"gamma": 0.8},
+    ),
+    "sdtw": _Method(
+        make_loss=_sdtw_make_loss,
+        align=_dtw_align,
+        paper="Haresh et al., Learning by Aligning Videos in Time, CVPR 2021",
+        defaults={"gamma": 0.1, "idm_window": 10.0},
     ),
 }
 
@@ -89,12 +277,33 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
     :math:`\rho R` and a virtual frame for background and redundant frames
     (:func:`skalign.ot.vaot`); the loss is the cross-entropy between the row
     softmax of :math:`X Y^\top / \tau` and the pseudo-labels
-    (:func:`skalign.losses.vaot_loss`, Eq. 5-6).
+    (:func:`skalign.losses.vaot_loss`, Eq. 5-6); ``align`` returns the VAOT
+    plan with the virtual frame last.
+
+    ``method="vava"`` (VAVA): optimal transport with the consistency and
+    optimality priors mixed with a weight :math:`\psi` that decays during
+    training, a virtual frame, the IDM and KL terms and the contrastive
+    regularisation (``skalign.losses._vava.vava_loss``, Eq. 4-17);
+    ``align`` returns the VAVA plan (virtual frame last, unmatched frames
+    -1).
+
+    ``method="gta"`` (GTA): smoothDTW over the contrastive cost both ways
+    plus global cycle consistency (``skalign.losses._gta.gta_loss``,
+    Eq. 9-14); ``method="sdtw"`` (LAV baseline): soft-DTW plus the IDM
+    regulariser (``skalign.losses._sdtw.sdtw_loss``). For both, ``align``
+    returns the exact DTW path on the cosine cost (every frame matched).
+
+    ``method="lac"`` (LAC): affine Smith-Waterman with gap penalties learnt
+    with the encoder, plus the Gaussian-weighted contrastive loss
+    (``skalign.losses._lac.lac_loss``, Eq. 7-8); ``align`` returns the
+    local Smith-Waterman path with the learnt penalties, frames outside it
+    -1.
 
     Parameters
     ----------
-    method : {"vaot"}, default="vaot"
-        The alignment method (see ``ALIGNMENT_METHODS``).
+    method : {"vaot", "vava", "gta", "lac", "sdtw"}, default="vaot"
+        The alignment method (see ``ALIGNMENT_METHODS``). Each parameter
+        below says which methods read it; the others ignore it.
     encoder : {"auto", "mlp", "conv"} or torch.nn.Module, default="auto"
         ``"auto"`` embeds per-frame features with
         :class:`~skalign.encoders.MLPEncoder` (one hidden layer of 256) and
@@ -106,29 +315,74 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
     embedding_dim : int, default=128
         Size of the embeddings of the named encoders.
     alpha : float, default=0.3
-        Weight of the structural (Gromov-Wasserstein) term.
+        Weight of the structural (Gromov-Wasserstein) term (vaot).
     radius : float, default=0.02
-        Relative radius of the structural priors (Eq. 4).
+        Relative radius of the structural priors (vaot, Eq. 4).
     rho : float, default=0.35
-        Weight of the temporal prior (Sec. 3.1.3).
+        Weight of the temporal prior (vaot, Sec. 3.1.3).
     zeta : float, default=0.5
-        Cost of (or threshold for) the virtual frame.
+        Cost of (or threshold for) the virtual frame (vaot, vava).
     epsilon : float, default=0.07
-        Entropic regularisation of the pseudo-labels during training.
+        Entropic regularisation of the pseudo-labels during training (vaot).
     align_epsilon : float, default=0.04
-        Entropic regularisation in ``align``.
+        Entropic regularisation in ``align`` (vaot).
     temperature : float, default=0.1
-        Temperature of the softmax (Eq. 5).
+        Softmax temperature: of Eq. 5 (vaot), :math:`\beta` of the
+        contrastive cost (gta, Eq. 8), :math:`\tau` of Eq. 7 (lac; the
+        LAC authors use 0.8).
     virtual : {"cost", "threshold"} or None, default="cost"
         Rule of the virtual frame (see :func:`skalign.ot.vaot`); ``None``
-        matches every frame.
+        matches every frame (vaot; vava uses its virtual frame unless
+        ``None``).
     max_iter : int, default=25
-        Outer iterations of the optimal-transport solver.
+        Outer iterations of the optimal-transport solver (vaot), Sinkhorn
+        iterations (vava; the authors use 20).
     targets : {"paper", "authors"}, default="paper"
         Normalisation of the pseudo-labels: ``"paper"`` leaves frames matched
         to the virtual frame out of the loss, ``"authors"`` keeps them with
         the mass they send to real frames (see
-        :func:`skalign.losses.vaot_loss`).
+        :func:`skalign.losses.vaot_loss`) (vaot).
+    gamma : float or None, default=None
+        Smoothing temperature of the dynamic programme: soft-DTW (sdtw),
+        smoothMin (gta), smooth maximum of Smith-Waterman (lac). ``None``
+        takes the paper's value: 0.1 (sdtw, gta), 0.8 (lac).
+    idm_weight : float, default=0.5
+        Weight of the IDM regulariser (sdtw, LAV's value).
+    idm_window : float or None, default=None
+        Window, in sampled frames, separating close from far frames in the
+        intra-video contrastive terms (sdtw, vava); ``None``: 10 (sdtw,
+        LAV) or 15 (vava, its authors' value).
+    idm_margin : float, default=2.0
+        Margin of those terms (sdtw, vava).
+    cycle_temperature : float, default=1.0
+        Temperature :math:`\alpha` of the cycle distributions (gta, Eq. 10).
+    lambda_g : float, default=1.0
+        Weight of the cycle-consistency loss (gta, Eq. 14).
+    lambda_s : float, default=0.1
+        Weight of the smoothDTW losses (gta, Eq. 14).
+    gap_open : float, default=1.0
+        Initial gap-open penalty, learnt with the encoder (lac).
+    gap_extend : float, default=1.0
+        Initial gap-extend penalty, learnt with the encoder (lac).
+    lac_alpha : float, default=0.01
+        Weight :math:`\alpha` of the local-alignment terms (lac, Eq. 8).
+    lac_beta : float, default=1.0
+        Weight :math:`\beta` of the Smith-Waterman scores (lac, Eq. 8).
+    lac_sigma : float, default=0.1
+        Standard deviation, in relative position, of the Gaussian targets
+        (lac, Eq. 7).
+    lambda1 : float, default=1.0
+        Weight of the IDM prior term (vava, Eq. 13).
+    lambda2 : float, default=0.1
+        Weight of the KL term (vava, Eq. 13).
+    prior_sigma : float, default=2.0
+        Standard deviation of the Gaussian priors (vava, Eq. 4, 6).
+    psi_decay : float, default=0.999
+        Decay of the prior weight :math:`\psi` (vava, Eq. 8): after ``s``
+        steps :math:`\psi = \mathrm{decay}^{\lfloor\sqrt{s+1}\rfloor}`.
+    contrastive_weight : float, default=0.5
+        Weight :math:`\gamma` of the contrastive regularisation (vava,
+        Eq. 17).
     max_epochs : int, default=50
         Training epochs; in an epoch every video leads one pair about once,
         so an epoch has ``ceil(n_videos / batch_size)`` steps.
@@ -176,6 +430,10 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         Kind of the fitted videos.
     embedding_dim_ : int
         Size of the embeddings.
+    gap_open_ : float
+        The learnt gap-open penalty (``method="lac"`` only).
+    gap_extend_ : float
+        The learnt gap-extend penalty (``method="lac"`` only).
 
     See Also
     --------
@@ -225,6 +483,23 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         "virtual": [StrOptions(set(VIRTUAL_RULES)), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "targets": [StrOptions(set(VAOT_TARGETS))],
+        "gamma": [Interval(Real, 0, None, closed="neither"), None],
+        "idm_weight": [Interval(Real, 0, None, closed="left")],
+        "idm_window": [Interval(Real, 0, None, closed="left"), None],
+        "idm_margin": [Interval(Real, 0, None, closed="left")],
+        "cycle_temperature": [Interval(Real, 0, None, closed="neither")],
+        "lambda_g": [Interval(Real, 0, None, closed="left")],
+        "lambda_s": [Interval(Real, 0, None, closed="left")],
+        "gap_open": [Interval(Real, None, None, closed="neither")],
+        "gap_extend": [Interval(Real, None, None, closed="neither")],
+        "lac_alpha": [Interval(Real, 0, None, closed="left")],
+        "lac_beta": [Interval(Real, 0, None, closed="left")],
+        "lac_sigma": [Interval(Real, 0, None, closed="neither")],
+        "lambda1": [Interval(Real, 0, None, closed="left")],
+        "lambda2": [Interval(Real, 0, None, closed="neither")],
+        "prior_sigma": [Interval(Real, 0, None, closed="neither")],
+        "psi_decay": [Interval(Real, 0, 1, closed="right")],
+        "contrastive_weight": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -243,6 +518,23 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         virtual: str | None = "cost",
         max_iter: int = 25,
         targets: str = "paper",
+        gamma: float | None = None,
+        idm_weight: float = 0.5,
+        idm_window: float | None = None,
+        idm_margin: float = 2.0,
+        cycle_temperature: float = 1.0,
+        lambda_g: float = 1.0,
+        lambda_s: float = 0.1,
+        gap_open: float = 1.0,
+        gap_extend: float = 1.0,
+        lac_alpha: float = 0.01,
+        lac_beta: float = 1.0,
+        lac_sigma: float = 0.1,
+        lambda1: float = 1.0,
+        lambda2: float = 0.1,
+        prior_sigma: float = 2.0,
+        psi_decay: float = 0.999,
+        contrastive_weight: float = 0.5,
         max_epochs: int = 50,
         batch_size: int = 4,
         n_frames: int | None = 32,
@@ -267,6 +559,23 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         self.virtual = virtual
         self.max_iter = max_iter
         self.targets = targets
+        self.gamma = gamma
+        self.idm_weight = idm_weight
+        self.idm_window = idm_window
+        self.idm_margin = idm_margin
+        self.cycle_temperature = cycle_temperature
+        self.lambda_g = lambda_g
+        self.lambda_s = lambda_s
+        self.gap_open = gap_open
+        self.gap_extend = gap_extend
+        self.lac_alpha = lac_alpha
+        self.lac_beta = lac_beta
+        self.lac_sigma = lac_sigma
+        self.lambda1 = lambda1
+        self.lambda2 = lambda2
+        self.prior_sigma = prior_sigma
+        self.psi_decay = psi_decay
+        self.contrastive_weight = contrastive_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.n_frames = n_frames
@@ -283,6 +592,15 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
 
     def _align_embeddings(self, emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
         return ALIGNMENT_METHODS[self.method].align(self, emb_a, emb_b)
+
+    def _make_model(self, encoder: nn.Module) -> nn.Module:
+        make_model = ALIGNMENT_METHODS[self.method].make_model
+        return encoder if make_model is None else make_model(self, encoder)
+
+    def _finish_fit(self, model: nn.Module, videos: list[np.ndarray]) -> None:
+        if isinstance(model, _GapModel):
+            self.gap_open_ = float(model.gap_open.detach().cpu())
+            self.gap_extend_ = float(model.gap_extend.detach().cpu())
 
     def fit(self, videos: Any, y: Any = None) -> VideoAligner:
         """Train the frame encoder on videos of one process.

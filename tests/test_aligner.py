@@ -283,7 +283,7 @@ def test_frozen_backbone_trains_the_head_on_cached_features(tmp_path):
 # ---------------------------------------------------------------- errors
 def test_parameter_errors_name_the_parameter(videos):
     with pytest.raises(ValueError, match="method.*'vaot'"):
-        VideoAligner("gta").fit(videos)
+        VideoAligner("no-such-method").fit(videos)
     with pytest.raises(ValueError, match="'lr' parameter"):
         VideoAligner(lr=0.0).fit(videos)
     with pytest.raises(ValueError, match="'virtual' parameter"):

@@ -5,9 +5,22 @@ scalar tensor to minimise; the optimal-transport and dynamic-programming
 parts come from :mod:`skalign.ot` and :mod:`skalign.sequence`.
 """
 
+from ._gta import global_cycle_consistency, gta_loss
+from ._lac import inverse_distance_similarity, lac_loss
+from ._sdtw import idm_regularizer, sdtw_loss
 from ._vaot import VAOT_TARGETS, vaot_loss
+from ._vava import vava_loss, vava_plan, vava_psi
 
 __all__ = [
     "VAOT_TARGETS",
+    "global_cycle_consistency",
+    "gta_loss",
+    "idm_regularizer",
+    "inverse_distance_similarity",
+    "lac_loss",
+    "sdtw_loss",
     "vaot_loss",
+    "vava_loss",
+    "vava_plan",
+    "vava_psi",
 ]
