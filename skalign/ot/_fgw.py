@@ -202,6 +202,9 @@ def fgw_solve(
                     shift = (lambda_x or 0.0) + (lambda_y or 0.0)
                     probe = torch.where(valid, full + epsilon * logT + shift, neg_inf)
                     step = 4.0 / probe.amax((1, 2)).abs().clamp_min(torch.finfo(dtype).tiny)
+                    # A step above 1/epsilon would raise T to a negative power
+                    # (T^(1 - s epsilon)); 1/epsilon is the projected-gradient step.
+                    step = step.clamp_max(1.0 / epsilon)
                 else:
                     step = torch.full((B,), float(step_size), dtype=dtype, device=device)
             s = step[:, None, None]
@@ -342,7 +345,9 @@ def structured_fgw(
         with the linearised cost. ``"auto"`` or a float: explicit mirror
         descent ``T <- proj(T * exp(-s grad))``, the scheme of the ASOT
         authors' code, ``"auto"`` giving ``s = 4 / max(grad)`` at the first
-        iteration, per problem. Both have the same fixed points.
+        iteration, per problem, capped at ``1/epsilon`` (beyond it the
+        entropy term would raise the plan to a negative power). Both have the
+        same fixed points.
     convention : {"paper", "authors"}, default="paper"
         ``"paper"`` minimises the objective above (GW gradient
         ``2 alpha Cx T Cy``). ``"authors"`` follows the VAOT and ASOT

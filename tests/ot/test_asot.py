@@ -43,3 +43,15 @@ def test_reproduces_authors_mof(shared_data, video, mapping, settings, expected)
     gt = np.array([ids[x] for x in (root / "gt" / video).read_text().split()])
     plan = asot(1.0 - affinity, **settings).plan
     assert mof([plan.argmax(1)], [gt]) == pytest.approx(expected, abs=0.005)
+
+
+def test_auto_step_is_capped_at_one_over_epsilon():
+    # Small costs and a large epsilon make 4 / |max grad| exceed 1/epsilon;
+    # the step is capped there, where one mirror step is one exact Sinkhorn
+    # solve: with alpha = 0 and both sides balanced the plan is Sinkhorn's.
+    from skalign.ot import sinkhorn
+
+    C = np.random.default_rng(3).random((26, 3)) * 0.3
+    res = asot(C, alpha=0.0, epsilon=0.5, lambda_actions=None, inner_max_iter=1000, inner_tol=1e-13)
+    ref = sinkhorn(C, epsilon=0.5, tol=1e-13)
+    np.testing.assert_allclose(res.plan, ref.plan, atol=1e-12)
