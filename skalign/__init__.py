@@ -30,5 +30,7 @@ __version__ = "0.1.0.dev0"
 
 from ._aligner import VideoAligner  # noqa: E402
 from ._base import Alignment  # noqa: E402
+from ._joint import JointAlignSegment  # noqa: E402
+from ._segmenter import ActionSegmenter  # noqa: E402
 
-__all__ = ["Alignment", "VideoAligner", "__version__"]
+__all__ = ["ActionSegmenter", "Alignment", "JointAlignSegment", "VideoAligner", "__version__"]

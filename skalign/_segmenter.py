@@ -1,0 +1,450 @@
+"""ActionSegmenter: unsupervised action segmentation by optimal transport (ASOT)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._base import BaseVideoEstimator, cosine_cost, encode_frames, is_single_video
+from .engine import derive_seed, embed_videos
+from .losses._asot import _asot_loss
+from .metrics import mof
+from .ot import asot
+
+__all__ = ["ActionSegmenter", "SEGMENTATION_METHODS"]
+
+#: The segmentation methods, by the name ``ActionSegmenter(method=...)`` takes.
+SEGMENTATION_METHODS = ("asot",)
+
+# Most frames k-means sees when it initialises the action embeddings.
+_KMEANS_MAX_FRAMES = 50_000
+_STREAM_KMEANS = 2
+
+
+class SegmentationModel(nn.Module):
+    """A frame encoder and ``K`` trainable action embeddings.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        The trainable frame encoder.
+    actions : torch.Tensor of shape (K, D)
+        Initial action embeddings.
+    """
+
+    def __init__(self, encoder: nn.Module, actions: torch.Tensor) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.actions = nn.Parameter(actions.detach().clone().float())
+
+    def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Embeddings ``(B, T, D)`` of a training batch's frames."""
+        return encode_frames(self.encoder, frames, mask)
+
+
+_segment_constraints: dict = {
+    "n_actions": [Interval(Integral, 1, None, closed="left")],
+    "alpha": [Interval(Real, 0, 1, closed="both")],
+    "radius": [Interval(Real, 0, 1, closed="right")],
+    "rho": [Interval(Real, 0, None, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "lambda_actions": [Interval(Real, 0, None, closed="neither"), None],
+    "temperature": [Interval(Real, 0, None, closed="neither")],
+    "predict_alpha": [Interval(Real, 0, 1, closed="both")],
+    "predict_epsilon": [Interval(Real, 0, None, closed="neither")],
+    "predict_lambda_actions": [Interval(Real, 0, None, closed="neither"), None],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+}
+
+
+class SegmentMixin:
+    """Action embeddings, their k-means start, and ``predict``/``score``.
+
+    For estimators of :class:`~skalign._base.BaseVideoEstimator` with the
+    parameters of :data:`_segment_constraints`. ``fit`` calls
+    :meth:`_fit_segmenter`.
+    """
+
+    # ------------------------------------------------------------- training
+    def _fit_segmenter(self, videos: Any) -> Any:
+        """Validate, then train encoder and action embeddings."""
+        self._validate_params()
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        self._kmeans_source = (videos, derive_seed(seed, _STREAM_KMEANS) % (2**32))
+        try:
+            return self._fit_encoder(videos)
+        finally:
+            del self._kmeans_source
+
+    def _initial_actions(self, trainable: nn.Module) -> torch.Tensor:
+        """k-means centres of the initial (normalised) frame embeddings."""
+        videos, seed = self._kmeans_source
+        frozen = isinstance(self.encoder, nn.Module) and bool(
+            getattr(self.encoder, "frozen_backbone", False)
+        )
+        # A frozen backbone's head trains on cached features: embed with the
+        # whole (unfitted, identical) encoder instead.
+        model = self.encoder if frozen else trainable
+        data = self._check_videos(videos, reset=True, lazy=True)
+        emb = embed_videos(model, list(data), device=self._device())
+        Z = torch.cat([F.normalize(e.float(), dim=-1) for e in emb]).numpy().astype(np.float64)
+        K = int(self.n_actions)
+        if len(Z) < K:
+            raise ValueError(
+                f"n_actions={K} exceeds the {len(Z)} frames of the videos; k-means needs at "
+                "least one frame per action."
+            )
+        rng = np.random.default_rng(seed)
+        if len(Z) > _KMEANS_MAX_FRAMES:
+            Z = Z[np.sort(rng.choice(len(Z), _KMEANS_MAX_FRAMES, replace=False))]
+        km = KMeans(n_clusters=K, n_init=3, random_state=int(seed)).fit(Z)
+        return F.normalize(torch.from_numpy(km.cluster_centers_).float(), dim=-1)
+
+    def _make_model(self, encoder: nn.Module) -> nn.Module:
+        return SegmentationModel(encoder, self._initial_actions(encoder))
+
+    def _seg_options(self) -> dict[str, Any]:
+        return dict(
+            alpha=float(self.alpha), radius=float(self.radius), epsilon=float(self.epsilon),
+            rho=float(self.rho), temperature=float(self.temperature), max_iter=int(self.max_iter),
+            lambda_actions=None if self.lambda_actions is None else float(self.lambda_actions),
+        )
+
+    def _finish_fit(self, model: nn.Module, videos: list[np.ndarray]) -> None:
+        actions = F.normalize(model.actions.detach().float().cpu(), dim=-1)
+        self.action_embeddings_ = actions.numpy()
+        self.n_actions_ = int(actions.shape[0])
+
+    # ----------------------------------------------------------- prediction
+    def _proba(self, emb: np.ndarray) -> np.ndarray:
+        """Rows of the prediction-time ASOT plan, each scaled to sum to one."""
+        cost = cosine_cost(emb, self.action_embeddings_)
+        lam = self.predict_lambda_actions
+        plan = asot(
+            cost, alpha=float(self.predict_alpha), radius=float(self.radius),
+            epsilon=float(self.predict_epsilon), rho=float(self.rho),
+            lambda_actions=None if lam is None else float(lam), max_iter=int(self.max_iter),
+        ).plan
+        return plan / np.maximum(plan.sum(1, keepdims=True), np.finfo(np.float64).tiny)
+
+    def _embed_any(self, videos: Any) -> tuple[list[np.ndarray], bool]:
+        check_is_fitted(self, "action_embeddings_")
+        if is_single_video(videos):
+            return self._embed([self._check_one(videos, "video")]), True
+        return self._embed(self._check_videos(videos)), False
+
+    def predict_proba(self, videos: Any) -> np.ndarray | list[np.ndarray]:
+        """Soft assignment of every frame to the actions.
+
+        Parameters
+        ----------
+        videos : video or list of videos
+            One video or a list of videos of the kind seen in ``fit``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_frames, n_actions) or list of ndarray
+            The rows of the prediction-time ASOT plan, each scaled to sum to
+            one (float64); a list for a list of videos.
+        """
+        emb, single = self._embed_any(videos)
+        out = [self._proba(e) for e in emb]
+        return out[0] if single else out
+
+    def predict(self, videos: Any) -> np.ndarray | list[np.ndarray]:
+        """Segment videos: the action of every frame.
+
+        The frames are embedded, and the ASOT plan between them and the
+        action embeddings (cost ``1 - cos + rho R``, prediction-time
+        settings ``predict_alpha``, ``predict_epsilon``,
+        ``predict_lambda_actions``) is decoded by its row-wise argmax.
+
+        Parameters
+        ----------
+        videos : video or list of videos
+            One video or a list of videos of the kind seen in ``fit``.
+
+        Returns
+        -------
+        labels : ndarray of int64 of shape (n_frames,) or list of ndarray
+            Action index in ``[0, n_actions)`` of each frame; a list for a
+            list of videos.
+        """
+        proba = self.predict_proba(videos)
+        if isinstance(proba, np.ndarray):
+            return proba.argmax(1).astype(np.int64)
+        return [p.argmax(1).astype(np.int64) for p in proba]
+
+    def _mof(self, videos: Any, y: Any) -> float:
+        if is_single_video(videos):
+            raise ValueError("videos must be a list of videos; wrap one video as [video].")
+        if y is None:
+            raise ValueError("y (per-frame ground-truth labels, one array per video) is required.")
+        return float(mof(self.predict(videos), list(y)))
+
+
+class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
+    r"""Unsupervised action segmentation of videos of one activity.
+
+    ``fit`` learns a frame encoder and ``n_actions`` action embeddings
+    without labels (ASOT): the action embeddings start at the k-means
+    centres of the initial frame embeddings; every step samples
+    ``batch_size`` videos and ``n_frames`` frames of each, computes
+    pseudo-labels with the temporally consistent unbalanced optimal
+    transport of :func:`skalign.ot.asot` (cost ``1 - cos + rho R``, no
+    gradient), and minimises the cross-entropy between them and the
+    softmax of the frame-action similarities over ``temperature``
+    (:func:`skalign.losses.asot_loss`). ``predict`` solves the same problem
+    with the prediction-time settings and takes each frame's action.
+
+    Parameters
+    ----------
+    n_actions : int
+        Number of actions ``K`` (clusters), background included.
+    method : {"asot"}, default="asot"
+        The segmentation method.
+    encoder : {"auto", "mlp", "conv"} or torch.nn.Module, default="auto"
+        ``"auto"`` embeds per-frame features with
+        :class:`~skalign.encoders.MLPEncoder` and uint8 RGB frames with
+        :class:`~skalign.encoders.ConvEncoder`; a module is copied and
+        trained from its current weights.
+    embedding_dim : int, default=40
+        Size of the embeddings of the named encoders (ASOT's Breakfast
+        setting).
+    alpha : float, default=0.3
+        Weight of the structural term in training.
+    radius : float, default=0.04
+        Relative radius of the frame band prior (training and prediction).
+    rho : float, default=0.2
+        Weight of the temporal prior ``R_ik = |i/N - k/K|`` (training and
+        prediction).
+    epsilon : float, default=0.07
+        Entropic regularisation of the pseudo-labels.
+    lambda_actions : float or None, default=0.1
+        KL weight of the unbalanced action marginal in training; None
+        balances actions.
+    temperature : float, default=0.1
+        Temperature of the softmax of the similarities.
+    predict_alpha : float, default=0.6
+        Weight of the structural term in ``predict``.
+    predict_epsilon : float, default=0.04
+        Entropic regularisation in ``predict``.
+    predict_lambda_actions : float or None, default=0.01
+        KL weight of the action marginal in ``predict``.
+    max_iter : int, default=25
+        Mirror-descent iterations of the solver.
+    max_epochs : int, default=50
+        Training epochs; an epoch has ``ceil(n_videos / batch_size)`` steps.
+    batch_size : int, default=2
+        Videos per step.
+    n_frames : int or None, default=256
+        Frames sampled per video and step (one per equal bin); ``None``
+        takes whole videos.
+    lr : float, default=1e-3
+        Learning rate of Adam.
+    weight_decay : float, default=1e-4
+        L2 penalty of Adam (ASOT's value).
+    grad_clip : float or None, default=None
+        Clip the global gradient norm to this value.
+    precision : {"auto", "32", "bf16", "fp16"}, default="auto"
+        Mixed precision on CUDA; float32 on the CPU. The loss runs in
+        float32.
+    device : str or torch.device, default="auto"
+        Where to train and embed; resolved at each call.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the encoder, the k-means start and all sampling. The same
+        ``random_state`` gives the same segmentation on the CPU.
+    verbose : int, default=0
+        ``1`` prints a line per epoch, ``2`` a progress bar.
+
+    Attributes
+    ----------
+    encoder_ : torch.nn.Module
+        The trained encoder, in eval mode.
+    action_embeddings_ : ndarray of shape (n_actions, embedding_dim_)
+        The trained, L2-normalised action embeddings (float32).
+    n_actions_ : int
+        Number of actions.
+    history_ : skalign.engine.History
+        Per-epoch records: ``loss``, ``n_used`` (actions the pseudo-labels
+        of a step use), ``lr``, ``n_steps``, ``duration``.
+    frame_shape_ : tuple of int
+        Shape of one frame of the fitted videos.
+    n_features_in_ : int
+        Size of one frame.
+    input_kind_ : {"features", "frames"}
+        Kind of the fitted videos.
+    embedding_dim_ : int
+        Size of the embeddings.
+
+    See Also
+    --------
+    skalign.losses.asot_loss : The training objective.
+    skalign.ot.asot : The optimal-transport problem behind ``predict``.
+    skalign.metrics.mof_scorer : Scorer for ``GridSearchCV``.
+
+    Notes
+    -----
+    Pickles hold the fitted encoder on the CPU. Unpickling runs code: load
+    fitted estimators only from sources you trust.
+
+    References
+    ----------
+    .. [1] Xu, Gould, "Temporally Consistent Unbalanced Optimal Transport
+       for Unsupervised Action Segmentation", CVPR 2024.
+    .. [2] Ali, Mahmood, Saeed, Konin, Zia, Tran, "Joint Self-Supervised
+       Video Alignment and Action Segmentation", ICCV 2025, Sec. 3.2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skalign import ActionSegmenter
+    >>> from skalign.datasets import make_process_videos
+    >>> videos, labels = make_process_videos(4, 3, n_frames=(30, 40), random_state=0)
+    >>> seg = ActionSegmenter(3, embedding_dim=8, max_epochs=2, n_frames=16,
+    ...                       device="cpu", random_state=0).fit(videos)
+    >>> seg.predict(videos[0]).shape
+    (31,)
+    >>> bool(np.allclose(seg.predict_proba(videos[0]).sum(1), 1.0))
+    True
+    >>> 0.0 <= seg.score(videos, labels) <= 1.0
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseVideoEstimator._base_constraints,
+        **_segment_constraints,
+        "method": [StrOptions(set(SEGMENTATION_METHODS))],
+    }
+    _pairs = False
+
+    def __init__(
+        self,
+        n_actions: int,
+        method: str = "asot",
+        *,
+        encoder: str | nn.Module = "auto",
+        embedding_dim: int = 40,
+        alpha: float = 0.3,
+        radius: float = 0.04,
+        rho: float = 0.2,
+        epsilon: float = 0.07,
+        lambda_actions: float | None = 0.1,
+        temperature: float = 0.1,
+        predict_alpha: float = 0.6,
+        predict_epsilon: float = 0.04,
+        predict_lambda_actions: float | None = 0.01,
+        max_iter: int = 25,
+        max_epochs: int = 50,
+        batch_size: int = 2,
+        n_frames: int | None = 256,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        grad_clip: float | None = None,
+        precision: str = "auto",
+        device: str | torch.device = "auto",
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.n_actions = n_actions
+        self.method = method
+        self.encoder = encoder
+        self.embedding_dim = embedding_dim
+        self.alpha = alpha
+        self.radius = radius
+        self.rho = rho
+        self.epsilon = epsilon
+        self.lambda_actions = lambda_actions
+        self.temperature = temperature
+        self.predict_alpha = predict_alpha
+        self.predict_epsilon = predict_epsilon
+        self.predict_lambda_actions = predict_lambda_actions
+        self.max_iter = max_iter
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.n_frames = n_frames
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.precision = precision
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _make_loss(self) -> Callable[[nn.Module, Any], Any]:
+        options = self._seg_options()
+
+        def loss_fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            z = model(batch.frames, batch.mask)
+            loss, n_used = _asot_loss(z, model.actions, mask=batch.mask, **options)
+            return loss, {"n_used": n_used}
+
+        return loss_fn
+
+    def fit(self, videos: Any, y: Any = None) -> ActionSegmenter:
+        """Train the encoder and the action embeddings on videos of one activity.
+
+        Parameters
+        ----------
+        videos : list of videos or VideoCollection
+            At least one video: feature arrays ``(n_frames, n_features)`` of
+            the same ``n_features``, uint8 RGB frame arrays of the same size,
+            or paths to feature or video files.
+        y : None
+            Ignored; no labels are used.
+
+        Returns
+        -------
+        self : ActionSegmenter
+            The fitted segmenter.
+        """
+        return self._fit_segmenter(videos)
+
+    def fit_predict(self, videos: Any, y: Any = None) -> list[np.ndarray]:
+        """Fit on ``videos`` and segment them.
+
+        Parameters
+        ----------
+        videos : list of videos
+            As in ``fit``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        labels : list of ndarray of int64
+            Action index of every frame of every video.
+        """
+        return self.fit(videos).predict(videos)
+
+    def score(self, videos: Any, y: Any) -> float:
+        """Mean over frames (MoF) of the segmentation against ``y``.
+
+        Predicted actions are matched to classes in every video on its own by
+        the Hungarian method, as :func:`skalign.metrics.mof` (and
+        :data:`skalign.metrics.mof_scorer`) do by default.
+
+        Parameters
+        ----------
+        videos : list of videos
+            Videos of the kind seen in ``fit``.
+        y : list of array-like of int
+            Ground-truth class of every frame, one array per video (-1:
+            not scored).
+
+        Returns
+        -------
+        mof : float
+            In ``[0, 1]``; higher is better.
+        """
+        return self._mof(videos, y)
