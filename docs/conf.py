@@ -114,6 +114,16 @@ def _skip_tuple_field_aliases(app, what, name, obj, skip, options):
     return None
 
 
+def _skip_metadata_requests(app, what, name, obj, skip, options):
+    """scikit-learn generates ``set_<method>_request`` methods on every
+    estimator for metadata routing; they are documented by scikit-learn, and
+    their docstrings point into its own glossary."""
+    if what == "class" and name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _escape_shape_stars, priority=100)
     app.connect("autodoc-skip-member", _skip_tuple_field_aliases)
+    app.connect("autodoc-skip-member", _skip_metadata_requests)

@@ -104,7 +104,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
     ----------
     encoder_ : torch.nn.Module
         The trained encoder, in eval mode.
-    action_embeddings_ : ndarray of shape (n_actions, embedding_dim_)
+    action_embeddings_ : ndarray of shape (n_actions, embedding_dim)
         The trained, L2-normalised action embeddings.
     n_actions_ : int
         Number of actions.
@@ -112,8 +112,14 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         Per-epoch records: ``loss``, ``align_loss``, ``seg_loss``
         (:math:`L_{xa} + L_{ya}`), ``matched``, ``lr``, ``n_steps``,
         ``duration``.
-    frame_shape_, n_features_in_, input_kind_, embedding_dim_
-        As in :class:`skalign.VideoAligner`.
+    frame_shape_ : tuple of int
+        Shape of one frame, as in :class:`skalign.VideoAligner`.
+    n_features_in_ : int
+        Size of one frame, as in :class:`skalign.VideoAligner`.
+    input_kind_ : {"features", "frames"}
+        Kind of the fitted videos.
+    embedding_dim_ : int
+        Size of the embeddings.
 
     See Also
     --------

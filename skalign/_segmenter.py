@@ -271,7 +271,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
     ----------
     encoder_ : torch.nn.Module
         The trained encoder, in eval mode.
-    action_embeddings_ : ndarray of shape (n_actions, embedding_dim_)
+    action_embeddings_ : ndarray of shape (n_actions, embedding_dim)
         The trained, L2-normalised action embeddings (float32).
     n_actions_ : int
         Number of actions.
