@@ -1,4 +1,4 @@
-"""The ``skalign`` command: ``demo``, ``fit`` and ``align``.
+"""The ``skalign`` command: ``demo``, ``fit``, ``align`` and ``segment``.
 
 Run ``skalign --help`` or ``python -m skalign --help``. Bad input ends with a
 one-line error and exit status 2 (the traceback with ``--debug``).
@@ -22,7 +22,7 @@ class CommandError(Exception):
     """An error the user can act on: printed on one line, exit status 2."""
 
 
-def _load_model(path: str):
+def _load_model(path: str, needs: str = "align"):
     import joblib
 
     p = Path(path)
@@ -32,8 +32,9 @@ def _load_model(path: str):
         model = joblib.load(p)
     except Exception as exc:  # noqa: BLE001 - any unreadable file
         raise CommandError(f"{path} is not a fitted skalign model ({type(exc).__name__}: {exc})") from exc
-    if not hasattr(model, "align"):
-        raise CommandError(f"{path} holds a {type(model).__name__}, which cannot align videos")
+    if not hasattr(model, needs):
+        verb = "align" if needs == "align" else "segment"
+        raise CommandError(f"{path} holds a {type(model).__name__}, which cannot {verb} videos")
     return model
 
 
@@ -111,16 +112,24 @@ def _read(path: str):
 def _fit(args: argparse.Namespace) -> int:
     import joblib
 
-    from skalign import VideoAligner
+    from skalign import ActionSegmenter, VideoAligner
 
     videos = [_read(p) for p in args.files]
     if len(videos) < 2:
         raise CommandError("fit needs at least two videos of the same process")
-    model = VideoAligner(method=args.method, max_epochs=args.epochs, device=args.device,
-                         random_state=args.seed, verbose=2 if args.verbose else 0)
+    common = dict(max_epochs=args.epochs, device=args.device, random_state=args.seed,
+                  verbose=2 if args.verbose else 0)
+    if args.segment is not None:
+        if args.segment < 1:
+            raise CommandError(f"--segment must be a number of actions >= 1, got {args.segment}")
+        model = ActionSegmenter(n_actions=args.segment, **common)
+        kind = f"ActionSegmenter, {args.segment} actions"
+    else:
+        model = VideoAligner(method=args.method, **common)
+        kind = args.method
     model.fit(videos)
     joblib.dump(model, args.output)
-    print(f"wrote {args.output} ({args.method}, {len(videos)} videos, {args.epochs} epochs)")
+    print(f"wrote {args.output} ({kind}, {len(videos)} videos, {args.epochs} epochs)")
     return 0
 
 
@@ -151,6 +160,20 @@ def _align(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segment(args: argparse.Namespace) -> int:
+    model = _load_model(args.model, needs="predict")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in args.files:
+        labels = np.asarray(model.predict(_read(path)))
+        target = out / f"{Path(path).stem}.txt"
+        np.savetxt(target, labels.astype(np.int64), fmt="%d")
+        n_segments = int(1 + np.count_nonzero(np.diff(labels))) if len(labels) else 0
+        print(f"{path}: {len(labels)} frames, {len(np.unique(labels))} actions, "
+              f"{n_segments} segments -> {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skalign", description="Self-supervised video alignment.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -166,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="learn embeddings from videos or feature files")
     fit.add_argument("files", nargs="+", help="video files (.mp4, ...) or feature files (.npy, .txt)")
     fit.add_argument("--method", default="vaot", help="alignment method (default: vaot)")
+    fit.add_argument("--segment", type=int, metavar="K",
+                     help="fit an ActionSegmenter with K actions instead of a VideoAligner")
     fit.add_argument("-o", "--output", default="model.joblib", help="where to write the model")
     fit.add_argument("--epochs", type=int, default=50)
     fit.add_argument("--device", default="auto")
@@ -180,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--plot", help="write a picture of the alignment (PNG)")
     align.add_argument("--csv", help="write the matches as frame_a,frame_b rows (-1: unmatched)")
     align.set_defaults(func=_align)
+
+    segment = sub.add_parser("segment", help="label every frame with an action using a fitted model")
+    segment.add_argument("model", help="a model written by 'skalign fit --segment K'")
+    segment.add_argument("files", nargs="+", help="video files (.mp4, ...) or feature files (.npy, .txt)")
+    segment.add_argument("--out", default=".",
+                         help="folder for the <stem>.txt files, one label a line (default: current)")
+    segment.set_defaults(func=_segment)
     return parser
 
 

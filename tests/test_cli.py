@@ -63,3 +63,62 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert "bad.npy" in capsys.readouterr().err
     with pytest.raises(Exception):
         main(["--debug", "fit", str(bad), str(bad)])
+
+
+def test_fit_segment_then_segment_writes_the_predicted_labels(tmp_path, capsys):
+    from skalign import ActionSegmenter
+
+    videos, _ = make_process_videos(4, 3, n_frames=(30, 40), n_features=8, random_state=1)
+    paths = []
+    for i, v in enumerate(videos):
+        p = tmp_path / f"clip{i}.npy"
+        np.save(p, v)
+        paths.append(str(p))
+    model = tmp_path / "seg.joblib"
+    assert main(["fit", *paths, "--segment", "3", "-o", str(model), "--epochs", "1", "--device", "cpu"]) == 0
+    fitted = joblib.load(model)
+    assert isinstance(fitted, ActionSegmenter) and fitted.n_actions == 3
+    out = tmp_path / "labels"
+    capsys.readouterr()
+    assert main(["segment", str(model), *paths[:2], "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    for i, line in enumerate(lines):
+        written = np.array([int(t) for t in (out / f"clip{i}.txt").read_text().split()])
+        # the oracle: the estimator's own predict on the array the file holds
+        expected = fitted.predict(videos[i])
+        assert np.array_equal(written, expected)
+        n_segments = 1 + int(np.count_nonzero(np.diff(expected)))
+        assert line.startswith(paths[i]) and f"{len(videos[i])} frames" in line
+        assert f"{n_segments} segments" in line
+
+
+def test_segment_rejects_a_model_that_cannot_predict(tmp_path, capsys):
+    videos, _ = make_process_videos(2, 3, n_frames=(30, 40), n_features=8, random_state=0)
+    clip = tmp_path / "clip.npy"
+    np.save(clip, videos[0])
+    not_a_model = tmp_path / "aligner.joblib"
+    joblib.dump({"weights": np.zeros(3)}, not_a_model)  # loads, but has no predict
+    assert main(["segment", str(not_a_model), str(clip), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cannot segment" in err and "aligner.joblib" in err
+    garbage = tmp_path / "garbage.joblib"
+    garbage.write_bytes(b"\x00 not a pickle")
+    assert main(["segment", str(garbage), str(clip)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "garbage.joblib" in err
+    assert not (tmp_path / "clip.txt").exists()
+
+
+def test_segment_help_and_bad_segment_count(tmp_path, capsys):
+    out = _run("segment", "--help")
+    assert out.returncode == 0 and "--out" in out.stdout
+    videos, _ = make_process_videos(2, 3, n_frames=(30, 40), n_features=8, random_state=0)
+    paths = []
+    for i, v in enumerate(videos):
+        np.save(tmp_path / f"v{i}.npy", v)
+        paths.append(str(tmp_path / f"v{i}.npy"))
+    assert main(["fit", *paths, "--segment", "0", "-o", str(tmp_path / "m.joblib")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--segment" in err
+    assert not (tmp_path / "m.joblib").exists()
