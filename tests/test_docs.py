@@ -64,7 +64,8 @@ def test_docs_build_without_warnings(tmp_path):
     for page in [
         "index.html", "install.html", "quickstart.html", "api.html",
         "user_guide/optimal_transport.html", "user_guide/evaluation.html",
-        "user_guide/data_io.html", "user_guide/training.html",
+        "user_guide/data_io.html", "user_guide/training.html", "user_guide/estimators.html",
+        "generated/skalign.VideoAligner.html", "generated/skalign.ActionSegmenter.html",
         "generated/skalign.ot.vaot.html", "generated/skalign.metrics.kendalls_tau.html",
         "generated/skalign.plotting.plot_alignment.html", "generated/skalign.io.VideoCollection.html",
         "auto_examples/index.html",
