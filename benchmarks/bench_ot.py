@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import time
 
@@ -128,13 +129,17 @@ def main() -> None:
     parser.add_argument("--pot-sizes", default="128,256,512")
     parser.add_argument("--pot-max-seconds", type=float, default=120.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backend", choices=("auto", "torch"), default="auto",
+                        help="'torch' sets SKALIGN_NO_NUMBA=1 (no numba kernels) in the workers")
     parser.add_argument("--pair-epsilon", type=float, default=0.1,
                         help="epsilon of the POT comparison (POT's plain Sinkhorn underflows "
                              "at 0.07 from N = 256 on)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.backend == "torch":
+        os.environ["SKALIGN_NO_NUMBA"] = "1"
 
-    print(f"vaot defaults (25 iterations, eps 0.07, float32, CPU, {args.threads} threads)")
+    print(f"vaot defaults (25 iterations, eps 0.07, float32, CPU, {args.threads} threads, backend {args.backend})")
     print(f"{'N=M':>6s} {'time s':>9s} {'x prev':>7s} {'peak MB':>9s} finite")
     prev = None
     for n in sizes:

@@ -5,9 +5,15 @@ preallocated buffers: large temporary tensors cost more in page faults than
 in arithmetic on a CPU, and a cumulative sum along the row axis of a
 row-major matrix is several times slower than a running sum over its rows.
 On CUDA the same maths runs with ``torch.cumsum`` on both axes.
+
+:func:`numba_backend` gives the optional numba kernels of
+``_numba_kernels`` (fewer passes per outer iteration on the CPU) when numba
+is installed and ``SKALIGN_NO_NUMBA`` is unset.
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -93,3 +99,42 @@ def apply_prior_into(kind: str, src: torch.Tensor, w: int, radius: float, axis: 
         sl(out, w + 1, L).add_(sl(S, 0, L - w - 1))
     out.add_(src)
     return out
+
+
+_NUMBA: list = []
+
+
+#: Problems with fewer entries than this stay on the torch path: the fused
+#: kernels pay off from about 1500 x 1500 frames, while their first call
+#: compiles for several seconds (cached afterwards).
+NUMBA_MIN_SIZE = 1 << 21
+
+
+def numba_backend(*tensors: torch.Tensor):
+    """The numba kernels module when it can serve ``tensors``, else None.
+
+    numba is optional: it is imported on first use, and the torch path is
+    kept when it is missing, when ``SKALIGN_NO_NUMBA=1``, when the first
+    tensor has fewer than ``NUMBA_MIN_SIZE`` entries, or when a tensor is
+    not a contiguous CPU float32/float64 tensor of one dtype.
+    """
+    if os.environ.get("SKALIGN_NO_NUMBA", "") not in ("", "0"):
+        return None
+    if tensors and tensors[0].numel() < NUMBA_MIN_SIZE:
+        return None
+    if not _NUMBA:
+        try:
+            from . import _numba_kernels
+        except ImportError:
+            _numba_kernels = None
+        _NUMBA.append(_numba_kernels)
+    module = _NUMBA[0]
+    if module is None or not tensors:
+        return module
+    dtype = tensors[0].dtype
+    if dtype not in (torch.float32, torch.float64):
+        return None
+    for t in tensors:
+        if t.device.type != "cpu" or t.dtype != dtype or not t.is_contiguous() or t.requires_grad:
+            return None
+    return module

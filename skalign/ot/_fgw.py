@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ._fast import apply_prior_into
+from ._fast import apply_prior_into, numba_backend
 from ._priors import PRIORS, band_width
 from ._result import OTResult
 from ._sinkhorn import log_sinkhorn, scaling_sinkhorn
@@ -146,6 +146,9 @@ def fgw_solve(
         C_scaled = C * (-(1.0 - alpha) / epsilon)
         c1 = -g * alpha * structure.scale / epsilon
     invalid = ~valid if masked else None
+    # The numba kernels cover the VAOT priors on unpadded problems.
+    fused_ok = (not masked and structure.active and structure.uniform
+                and prior_x == "band" and prior_y == "complement_band")
 
     T = wa[:, :, None] * wb[:, None, :]
     logT = torch.where(T > 0, torch.log(T), neg_inf) if step_size is not None else None
@@ -166,8 +169,12 @@ def fgw_solve(
             # each outer iteration is an entropic OT problem with the
             # linearised cost, solved from the previous dual potentials.
             if alpha > 0 and structure.active:
-                structure.product_into(T, G)
-                logK = torch.add(C_scaled, G, alpha=c1, out=G)
+                nb = numba_backend(T, C_scaled, G) if fused_ok else None
+                if nb is not None:
+                    logK = nb.fgw_logk(T, C_scaled, c1, structure.wx[0], structure.wy[0], structure.z1, G)
+                else:
+                    structure.product_into(T, G)
+                    logK = torch.add(C_scaled, G, alpha=c1, out=G)
             else:
                 logK = G.copy_(C_scaled)
             if masked:

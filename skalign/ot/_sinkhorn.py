@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ._fast import numba_backend
 from ._validation import check_int, check_positive, finish, marginal, prepare
 
 __all__ = ["sinkhorn"]
@@ -124,7 +125,15 @@ def scaling_sinkhorn(
     act = active.clone()
     cutoff = 0.5 * math.log(tiny)
 
+    nb = numba_backend(logK, a, b, beta) if work is not None and work.is_contiguous() else None
+    ptu = None  # P^T u of the current u (numba path), when known
+
     def rebuild(beta_: torch.Tensor, buf: torch.Tensor | None):
+        nonlocal ptu
+        if nb is not None and buf is not None:
+            mx, u_, ptu = nb.rebuild(logK, beta_, a, buf, cutoff, tiny)
+            return mx, buf, u_
+        ptu = None
         E = torch.add(logK, beta_[:, None, :], out=buf) if buf is not None else logK + beta_[:, None, :]
         mx = E.amax(dim=2)
         mx = torch.where(torch.isfinite(mx), mx, zero)
@@ -142,7 +151,11 @@ def scaling_sinkhorn(
         all_active = bool(act.all())
         steps = min(check_every, max_iter - it)
         u_prev = u
-        for _ in range(steps):
+        if nb is not None and all_active:
+            u, v, u_prev, Pv, ptu = nb.sinkhorn_steps(P, a, b, u, ptu, steps, tiny)
+        else:
+            ptu = None
+        for _ in range(steps if nb is None or not all_active else 0):
             Ptu = torch.bmm(P.transpose(1, 2), u[:, :, None])[:, :, 0]
             v_new = b / Ptu.clamp_min(tiny)
             Pv = torch.bmm(P, v_new[:, :, None])[:, :, 0]
@@ -169,6 +182,7 @@ def scaling_sinkhorn(
             beta_l = torch.log(b) - torch.logsumexp(logK + alpha_l[:, :, None], dim=1)
             beta = torch.where(bad[:, None] & valid_y, beta_l, torch.where(act[:, None], beta, beta))
             u = torch.where(bad[:, None], u_g, u)
+            ptu = None
             v = torch.where(bad[:, None], v_g, v)
             drift = bad
         else:
@@ -187,6 +201,7 @@ def scaling_sinkhorn(
                 v = valid_y.to(dtype)
             else:
                 m2, P2, u2 = rebuild(beta, None)
+                ptu = None
                 m = torch.where(drift[:, None], m2, m)
                 P = torch.where(drift[:, None, None], P2, P)
                 u = torch.where(drift[:, None], u2, u)
@@ -194,8 +209,11 @@ def scaling_sinkhorn(
         good = (beta.clone(), u.clone(), v.clone())
     alpha = torch.where(valid_x, torch.log(u) - m, neg_inf)
     beta_out = torch.where(valid_y, beta + torch.log(torch.where(valid_y, v, torch.ones_like(v))), neg_inf)
-    plan = torch.mul(P, u[:, :, None], out=out) if out is not None else P * u[:, :, None]
-    plan.mul_(v[:, None, :])
+    if nb is not None and out is not None and out.is_contiguous():
+        plan = nb.scale_plan(P, u, v, out)
+    else:
+        plan = torch.mul(P, u[:, :, None], out=out) if out is not None else P * u[:, :, None]
+        plan.mul_(v[:, None, :])
     return alpha, beta_out, plan, n_iter, converged
 
 
