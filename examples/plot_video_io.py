@@ -8,7 +8,8 @@ skalign reads videos with PyAV (FFmpeg) into ``uint8`` arrays of shape
 This example renders a synthetic process video, writes it to an mp4 file
 with :func:`skalign.io.write_video`, and reads it back with
 :func:`skalign.io.read_video`: whole, resampled to another frame rate,
-resized, and frame by frame.
+resized, and frame by frame; then it aligns mp4 files with a
+:class:`~skalign.VideoAligner` learnt from them.
 """
 
 # %%
@@ -85,5 +86,29 @@ paths = [write_video(folder / f"clip{i}.mp4", frames[i * 30:(i + 1) * 30], fps=3
 videos = VideoCollection(paths, size=32)
 print(videos, [v.shape for v in videos])
 print("load_video:", load_video(paths[0], max_frames=10).shape)
+
+# %%
+# Align your own mp4 files
+# ------------------------
+# A folder of mp4 files of one process is all :class:`~skalign.VideoAligner`
+# needs: here eight rendered videos are written as mp4, passed as a
+# :class:`~skalign.io.VideoCollection` (read lazily at 32 x 32 pixels), and
+# a small conv encoder learns to embed their frames without labels. Then two
+# of them are aligned frame to frame.
+from skalign import VideoAligner
+from skalign.metrics import alignment_accuracy
+from skalign.plotting import plot_alignment
+
+clips, clip_labels = make_process_videos(
+    8, 4, kind="frames", n_frames=(40, 60), size=32, noise=0.02, random_state=1
+)
+clip_paths = [write_video(folder / f"own{i}.mp4", v, fps=15) for i, v in enumerate(clips)]
+own = VideoCollection(clip_paths)
+aligner = VideoAligner(embedding_dim=32, max_epochs=8, batch_size=4, random_state=0).fit(own)
+res = aligner.align(own[0], own[1])
+print(f"aligned {clip_paths[0].name} to {clip_paths[1].name}: "
+      f"alignment accuracy {alignment_accuracy(res.matches, clip_labels[0], clip_labels[1]):.3f}")
+plot_alignment(res, frames_a=own[0], frames_b=own[1])
+plt.show()
 
 shutil.rmtree(folder)  # the example's files are no longer needed
