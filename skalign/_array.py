@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["as_float_tensor", "like_input", "check_finite"]
+__all__ = ["as_float_tensor", "like_input", "check_finite", "prefix_mask"]
 
 
 def as_float_tensor(
@@ -74,3 +74,47 @@ def check_finite(t: torch.Tensor, name: str) -> None:
             f"{name} contains {n_bad} non-finite value(s) (NaN or inf); "
             "every entry must be finite."
         )
+
+
+def prefix_mask(
+    mask: Any,
+    shape: tuple[int, int],
+    name: str,
+    device: torch.device | str,
+    *,
+    require_bool: bool = False,
+) -> torch.Tensor:
+    """Check a padding mask of shape ``(B, n)``: each row marks a non-empty
+    prefix of its sequence as valid (True for the first frames, then False).
+
+    ``None`` gives an all-True mask. A 1-D mask is taken as one row when
+    ``B == 1``. With ``require_bool`` a mask of another dtype is refused;
+    otherwise it is cast to bool. Errors name ``name``.
+    """
+    B, size = shape
+    if mask is None:
+        return torch.ones((B, size), dtype=torch.bool, device=device)
+    t = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
+    t = t.to(device=device)
+    if t.dtype != torch.bool:
+        if require_bool:
+            raise ValueError(f"{name} must be a boolean array, got dtype {t.dtype}.")
+        t = t.bool()
+    if t.ndim == 1 and B == 1:
+        t = t[None]
+    if tuple(t.shape) != (B, size):
+        raise ValueError(
+            f"{name} has shape {tuple(t.shape)}: {name} must have shape {(B, size)} "
+            "(one row of booleans per problem, one entry per frame)."
+        )
+    lengths = t.sum(1)
+    prefix = torch.arange(size, device=t.device)[None, :] < lengths[:, None]
+    if not bool((prefix == t).all()):
+        raise ValueError(
+            f"{name} must mark a prefix of each sequence as valid (padding at the "
+            "end): True for the first frames, then False."
+        )
+    if bool((lengths == 0).any()):
+        bad = int(torch.nonzero(lengths == 0)[0, 0])
+        raise ValueError(f"{name} marks no valid frame in problem {bad}: sequences must not be empty.")
+    return t

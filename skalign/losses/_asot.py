@@ -3,13 +3,14 @@ Ali et al., ICCV 2025, Eq. 7)."""
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ..ot import asot
+from ._common import _check_mask, _positive
 
 __all__ = ["asot_loss"]
 
@@ -41,21 +42,7 @@ def _check_inputs(x: Any, actions: Any, mask: Any) -> torch.Tensor:
         raise ValueError(
             f"x and actions must be on the same device, got {x.device} and {actions.device}."
         )
-    B, N = x.shape[:2]
-    if mask is None:
-        return torch.ones((B, N), dtype=torch.bool, device=x.device)
-    m = torch.as_tensor(mask, device=x.device).bool()
-    if tuple(m.shape) != (B, N):
-        raise ValueError(f"mask must have shape {(B, N)}, got {tuple(m.shape)}.")
-    if not bool(m.any(1).all()):
-        raise ValueError("mask marks no valid frame in some row; every video needs one.")
-    return m
-
-
-def _check_positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not (isinstance(value, Real) and value > 0):
-        raise ValueError(f"{name} must be a number > 0, got {value!r}.")
-    return float(value)
+    return _check_mask(mask, tuple(x.shape[:2]), "mask", x.device)
 
 
 def asot_pseudo_labels(
@@ -101,7 +88,7 @@ def _asot_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss and the number of actions the pseudo-labels use (argmax)."""
     m = _check_inputs(x, actions, mask)
-    temperature = _check_positive(temperature, "temperature")
+    temperature = _positive(temperature, "temperature")
     if isinstance(max_iter, bool) or not (isinstance(max_iter, Integral) and max_iter >= 1):
         raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}.")
     with torch.autocast(device_type=x.device.type, enabled=False):

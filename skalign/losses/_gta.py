@@ -7,8 +7,7 @@ from typing import Any
 import torch
 
 from ..sequence import contrastive_cost, smooth_dtw
-from ._sdtw import _positive
-from ._vaot import _check_embeddings, _check_mask
+from ._common import _check_embeddings, _check_mask, _positive
 
 __all__ = ["gta_loss", "global_cycle_consistency"]
 

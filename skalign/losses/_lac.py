@@ -7,8 +7,7 @@ from typing import Any
 import torch
 
 from ..sequence import smith_waterman
-from ._sdtw import _positive
-from ._vaot import _check_embeddings, _check_mask
+from ._common import _check_embeddings, _check_mask, _positive
 
 __all__ = ["lac_loss", "inverse_distance_similarity"]
 

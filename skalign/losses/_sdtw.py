@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import Any
 
 import torch
 
 from ..sequence import soft_dtw
-from ._vaot import _check_embeddings, _check_mask
+from ._common import _check_embeddings, _check_mask, _positive
 
 __all__ = ["sdtw_loss", "idm_regularizer"]
-
-
-def _positive(value: Any, name: str, *, strict: bool = True) -> float:
-    ok = isinstance(value, Real) and not isinstance(value, bool)
-    if not ok or not (value > 0 if strict else value >= 0):
-        bound = "> 0" if strict else ">= 0"
-        raise ValueError(f"{name} must be a number {bound}, got {value!r}.")
-    return float(value)
 
 
 def idm_regularizer(

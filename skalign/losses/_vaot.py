@@ -9,44 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from ..ot import VIRTUAL_RULES, decode_matches, vaot
+from ._common import _check_embeddings, _check_mask
 
 __all__ = ["vaot_loss", "VAOT_TARGETS"]
 
 #: How the pseudo-labels are normalised, see :func:`vaot_loss`.
 VAOT_TARGETS = ("paper", "authors")
-
-
-def _check_embeddings(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    for name, t in (("x", x), ("y", y)):
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}.")
-        if t.ndim != 3:
-            raise ValueError(
-                f"{name} must have shape (B, n_frames, embedding_dim), got {tuple(t.shape)}."
-            )
-        if not torch.is_floating_point(t):
-            raise ValueError(f"{name} must be floating point, got {t.dtype}.")
-        if t.shape[1] == 0:
-            raise ValueError(f"{name} has no frames (shape {tuple(t.shape)}).")
-    if x.shape[0] != y.shape[0] or x.shape[2] != y.shape[2]:
-        raise ValueError(
-            f"x and y must have the same batch size and embedding size, got "
-            f"{tuple(x.shape)} and {tuple(y.shape)}."
-        )
-    if x.device != y.device:
-        raise ValueError(f"x and y must be on the same device, got {x.device} and {y.device}.")
-    return x, y
-
-
-def _check_mask(mask: Any, shape: tuple[int, int], name: str, device: torch.device) -> torch.Tensor:
-    if mask is None:
-        return torch.ones(shape, dtype=torch.bool, device=device)
-    m = torch.as_tensor(mask, device=device).bool()
-    if tuple(m.shape) != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(m.shape)}.")
-    if not bool(m.any(1).all()):
-        raise ValueError(f"{name} marks no valid frame in some row; every video needs one.")
-    return m
 
 
 def _pseudo_labels(

@@ -7,8 +7,7 @@ from typing import Any
 
 import torch
 
-from ._sdtw import _positive
-from ._vaot import _check_embeddings, _check_mask
+from ._common import _check_embeddings, _check_mask, _positive
 
 __all__ = ["vava_loss", "vava_plan", "vava_psi"]
 

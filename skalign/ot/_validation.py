@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._array import as_float_tensor
+from .._array import as_float_tensor, prefix_mask
 from ._result import OTResult
 
 
@@ -30,31 +30,6 @@ class Problem:
         return self.mask_x[:, :, None] & self.mask_y[:, None, :]
 
 
-def _prefix_mask(mask: Any, shape: tuple[int, int], name: str, device) -> torch.Tensor:
-    if mask is None:
-        return torch.ones(shape, dtype=torch.bool, device=device)
-    t = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
-    t = t.to(device=device).bool()
-    if t.ndim == 1 and shape[0] == 1:
-        t = t[None]
-    if tuple(t.shape) != tuple(shape):
-        raise ValueError(
-            f"{name} has shape {tuple(t.shape)}, expected {tuple(shape)} "
-            "(one row of booleans per problem, one entry per frame)."
-        )
-    lengths = t.sum(1)
-    prefix = torch.arange(shape[1], device=device)[None, :] < lengths[:, None]
-    if not bool((prefix == t).all()):
-        raise ValueError(
-            f"{name} must mark a prefix of each sequence as valid (padding at the "
-            "end): True for the first frames, then False."
-        )
-    if bool((lengths == 0).any()):
-        bad = int(torch.nonzero(lengths == 0)[0, 0])
-        raise ValueError(f"{name} marks no valid frame in problem {bad}.")
-    return t
-
-
 def prepare(cost: Any, mask_x: Any = None, mask_y: Any = None, *, name: str = "cost") -> Problem:
     """Validate ``cost`` (N, M) or (B, N, M) and the optional prefix masks."""
     t, from_numpy = as_float_tensor(cost, name)
@@ -66,8 +41,8 @@ def prepare(cost: Any, mask_x: Any = None, mask_y: Any = None, *, name: str = "c
     B, N, M = t.shape
     if N == 0 or M == 0 or B == 0:
         raise ValueError(f"{name} has an empty dimension: shape {tuple(t.shape)}.")
-    mx = _prefix_mask(mask_x, (B, N), "mask_x", t.device)
-    my = _prefix_mask(mask_y, (B, M), "mask_y", t.device)
+    mx = prefix_mask(mask_x, (B, N), "mask_x", t.device)
+    my = prefix_mask(mask_y, (B, M), "mask_y", t.device)
     valid = mx[:, :, None] & my[:, None, :]
     finite = torch.isfinite(t) | ~valid
     if not bool(finite.all()):

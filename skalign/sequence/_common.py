@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._array import as_float_tensor
+from .._array import as_float_tensor, prefix_mask
 
 _UNSET: Any = object()
 _nb: Any = _UNSET  # the compiled kernels module, None without numba; loaded on first use
@@ -123,33 +123,6 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return backend
 
 
-def _prefix_mask(mask: Any, B: int, size: int, name: str, device: torch.device) -> torch.Tensor:
-    if mask is None:
-        return torch.ones((B, size), dtype=torch.bool, device=device)
-    t = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
-    t = t.to(device=device)
-    if t.dtype != torch.bool:
-        raise ValueError(f"{name} must be a boolean array, got dtype {t.dtype}.")
-    if t.ndim == 1 and B == 1:
-        t = t[None]
-    if tuple(t.shape) != (B, size):
-        raise ValueError(
-            f"{name} has shape {tuple(t.shape)}, expected {(B, size)} "
-            "(one row of booleans per problem, one entry per frame)."
-        )
-    lengths = t.sum(1)
-    prefix = torch.arange(size, device=device)[None, :] < lengths[:, None]
-    if not bool((prefix == t).all()):
-        raise ValueError(
-            f"{name} must mark a prefix of each sequence as valid (padding at the end): "
-            "True for the first frames, then False."
-        )
-    if bool((lengths == 0).any()):
-        bad = int(torch.nonzero(lengths == 0)[0, 0])
-        raise ValueError(f"{name} marks no valid frame in problem {bad}: sequences must not be empty.")
-    return t
-
-
 def prepare(matrix: Any, mask_x: Any, mask_y: Any, name: str) -> Problem:
     """Validate ``matrix`` of shape (N, M) or (B, N, M) and its prefix masks.
 
@@ -166,8 +139,8 @@ def prepare(matrix: Any, mask_x: Any, mask_y: Any, name: str) -> Problem:
     if B == 0 or N == 0 or M == 0:
         raise ValueError(f"{name} has an empty dimension: shape {tuple(t.shape)}; sequences must not be empty.")
     dtype = t.dtype
-    mx = _prefix_mask(mask_x, B, N, "mask_x", t.device)
-    my = _prefix_mask(mask_y, B, M, "mask_y", t.device)
+    mx = prefix_mask(mask_x, (B, N), "mask_x", t.device, require_bool=True)
+    my = prefix_mask(mask_y, (B, M), "mask_y", t.device, require_bool=True)
     n, m = mx.sum(1), my.sum(1)
     padded = bool((n < N).any()) or bool((m < M).any())
     valid = (mx[:, :, None] & my[:, None, :]) if padded else None

@@ -7,7 +7,8 @@ from typing import Any
 import torch
 
 from .._array import as_float_tensor, like_input
-from ._common import DPResult, _prefix_mask, check_gamma, finish, prepare, resolve_backend
+from .._array import prefix_mask
+from ._common import DPResult, check_gamma, finish, prepare, resolve_backend
 from ._recursion import OP_SMOOTHMIN, DTWFamily
 
 __all__ = ["smooth_dtw", "contrastive_cost"]
@@ -185,8 +186,8 @@ def contrastive_cost(
     xt, yt = xt.to(dtype), yt.to(dtype)
     B, N, _ = xt.shape
     M = yt.shape[1]
-    mx = _prefix_mask(mask_x, B, N, "mask_x", xt.device)
-    my = _prefix_mask(mask_y, B, M, "mask_y", xt.device)
+    mx = prefix_mask(mask_x, (B, N), "mask_x", xt.device, require_bool=True)
+    my = prefix_mask(mask_y, (B, M), "mask_y", xt.device, require_bool=True)
     for t, mask, name in ((xt, mx, "x"), (yt, my, "y")):
         bad = ~torch.isfinite(t.detach()).all(-1) & mask
         if bool(bad.any()):
