@@ -104,23 +104,28 @@ def apply_prior_into(kind: str, src: torch.Tensor, w: int, radius: float, axis: 
 _NUMBA: list = []
 
 
-#: Problems with fewer entries than this stay on the torch path: the fused
-#: kernels pay off from about 1500 x 1500 frames, while their first call
-#: compiles for several seconds (cached afterwards).
+#: Solves with less work than this stay on the torch path: the fused kernels
+#: pay off from about 1500 x 1500 frames at 25 outer iterations, while their
+#: first call compiles for several seconds (cached on disk afterwards).
 NUMBA_MIN_SIZE = 1 << 21
 
+#: The outer iteration count that ``NUMBA_MIN_SIZE`` assumes.
+_REFERENCE_ITERATIONS = 25
 
-def numba_backend(*tensors: torch.Tensor):
+
+def numba_backend(*tensors: torch.Tensor, iterations: int | None = None):
     """The numba kernels module when it can serve ``tensors``, else None.
 
     numba is optional: it is imported on first use, and the torch path is
-    kept when it is missing, when ``SKALIGN_NO_NUMBA=1``, when the first
-    tensor has fewer than ``NUMBA_MIN_SIZE`` entries, or when a tensor is
-    not a contiguous CPU float32/float64 tensor of one dtype.
+    kept when it is missing, when ``SKALIGN_NO_NUMBA=1``, when the work is
+    small (the first tensor has fewer than ``NUMBA_MIN_SIZE`` entries, scaled
+    by ``25 / iterations`` for an outer loop of ``iterations``), or when a
+    tensor is not a contiguous CPU float32/float64 tensor of one dtype.
     """
     if os.environ.get("SKALIGN_NO_NUMBA", "") not in ("", "0"):
         return None
-    if tensors and tensors[0].numel() < NUMBA_MIN_SIZE:
+    scale = 1.0 if iterations is None else max(iterations, 1) / _REFERENCE_ITERATIONS
+    if tensors and tensors[0].numel() * max(scale, 1.0) < NUMBA_MIN_SIZE:
         return None
     if not _NUMBA:
         try:

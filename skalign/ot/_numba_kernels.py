@@ -36,39 +36,134 @@ _OPTS = dict(parallel=True, cache=True, nogil=True, fastmath=False)
 # Reductions may be reordered (vectorised); no other fast-math flag, so
 # infinities keep their meaning.
 _SUM_OPTS = dict(parallel=True, cache=True, nogil=True, fastmath={"reassoc"})
+# Row helpers are compiled on their own (not inlined) so that their loops
+# are vectorised; those that sum may reorder the sum.
+_ROW_OPTS = dict(cache=True, nogil=True, fastmath={"reassoc"}, inline="never")
+_WINDOW_OPTS = dict(cache=True, nogil=True, inline="never")
 
 
 def _chunks(n: int) -> int:
     return max(1, min(numba.get_num_threads(), n))
 
 
-@njit(**_OPTS)
-def _complement_cols(T, Z, w):  # pragma: no cover - compiled
-    """``Z[b, i, :] = T[b, i, :Mr] Cy`` for the complement-of-band prior.
+@njit(**_WINDOW_OPTS)
+def _add_const(x, c):  # pragma: no cover - compiled
+    for k in range(x.shape[0]):
+        x[k] += c
 
-    Prefix sums in float64, eight rows at a time (independent chains)."""
-    B, Nr, Mr = Z.shape
-    R = 8
-    nblk = (Nr + R - 1) // R
+
+@njit(**_WINDOW_OPTS)
+def _prefix_row(Pi, ui, v, S):  # pragma: no cover - compiled
+    """``S[0] = 0``, ``S[j + 1] = sum_{l <= j} (Pi[l] * ui) * v[l]`` in float64
+    over ``S.shape[0] - 1`` entries: four independent running sums over the
+    quarters of the row, then the quarters' offsets. (Loops run over slices
+    from 0, so that numba can drop its negative-index checks.)"""
+    Mr = S.shape[0] - 1
+    L = Mr // 4
+    P0, P1, P2, P3 = Pi[0:L], Pi[L:2 * L], Pi[2 * L:3 * L], Pi[3 * L:Mr]
+    v0, v1, v2, v3 = v[0:L], v[L:2 * L], v[2 * L:3 * L], v[3 * L:Mr]
+    S0, S1, S2, S3 = S[1:L + 1], S[L + 1:2 * L + 1], S[2 * L + 1:3 * L + 1], S[3 * L + 1:Mr + 1]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    S[0] = 0.0
+    for t in range(L):
+        s0 += (P0[t] * ui) * v0[t]
+        S0[t] = s0
+        s1 += (P1[t] * ui) * v1[t]
+        S1[t] = s1
+        s2 += (P2[t] * ui) * v2[t]
+        S2[t] = s2
+        s3 += (P3[t] * ui) * v3[t]
+        S3[t] = s3
+    for t in range(L, P3.shape[0]):
+        s3 += (P3[t] * ui) * v3[t]
+        S3[t] = s3
+    if L > 0:
+        _add_const(S1, S0[L - 1])
+        _add_const(S2, S1[L - 1])
+        _add_const(S3, S2[L - 1])
+
+
+@njit(**_WINDOW_OPTS)
+def _window_out(S, Pi, ui, v, Zi, w):  # pragma: no cover - compiled
+    """``Zi[j] = total - (S[hi] - S[lo]) + T[j]`` for the row
+    ``T = (Pi * ui) * v`` with prefix sums ``S`` (``S[0] = 0``),
+    ``total = S[Mr]``, ``hi = min(j + w, Mr - 1) + 1``, ``lo = max(j - w, 0)``:
+    the complement-of-band product of one row, in three loops without
+    clamping (the middle one over slices, so that it is vectorised)."""
+    Mr = Zi.shape[0]
+    total = S[Mr]
+    a = min(w + 1, Mr)  # j < a: lo = 0
+    b = max(Mr - w, a)  # j >= b: hi = Mr
+    for j in range(a):
+        hi = min(j + w, Mr - 1) + 1
+        Zi[j] = total - S[hi] + (Pi[j] * ui) * v[j]
+    n = b - a
+    if n > 0:
+        Sh, Sl = S[a + w + 1:a + w + 1 + n], S[a - w:a - w + n]
+        Pa, va, Za = Pi[a:b], v[a:b], Zi[a:b]
+        for k in range(n):
+            Za[k] = total - (Sh[k] - Sl[k]) + (Pa[k] * ui) * va[k]
+    for j in range(b, Mr):
+        Zi[j] = total - (total - S[j - w]) + (Pi[j] * ui) * v[j]
+
+
+@njit(**_ROW_OPTS)
+def _write_row(Pi, ui, v, Ti):  # pragma: no cover - compiled
+    """``Ti = (Pi * ui) * v``; returns ``sum |Ti_new - Ti_old|``."""
+    d = 0.0
+    for j in range(Ti.shape[0]):
+        t = (Pi[j] * ui) * v[j]
+        d += abs(float(t) - float(Ti[j]))
+        Ti[j] = t
+    return d
+
+
+@njit(**_OPTS)
+def _materialize(P, u, v, T, Z, w, active, with_t, with_z, nch, change):  # pragma: no cover - compiled
+    """For the plan ``T = (P * u) * v`` of each active problem: when
+    ``with_t``, write it into ``T`` and set ``change[b] = sum |T_new - T_old|``;
+    when ``with_z``, write ``Z = T[:, :Nr, :Mr] Cy`` (complement of band of
+    half-width ``w``) from the plan's values, whether or not they are
+    written. Inactive problems are skipped."""
+    B, N, M = P.shape
+    Nr, Mr = Z.shape[1], Z.shape[2]
+    part = np.zeros(nch)
     for bb in range(B):
-        for blk in prange(nblk):
-            i0 = blk * R
-            nr = min(R, Nr - i0)
-            S = np.zeros((Mr + 1, R))
-            acc = np.zeros(R)
-            for j in range(Mr):
-                for r in range(nr):
-                    acc[r] += T[bb, i0 + r, j]
-                    S[j + 1, r] = acc[r]
-            for r in range(nr):
-                i = i0 + r
-                Ti = T[bb, i]
-                Zi = Z[bb, i]
-                total = S[Mr, r]
-                for j in range(Mr):
-                    hi = min(j + w, Mr - 1) + 1
-                    lo = max(j - w, 0)
-                    Zi[j] = total - (S[hi, r] - S[lo, r]) + Ti[j]
+        if not active[bb]:
+            continue
+        vb = v[bb]
+        for c in prange(nch):
+            r0 = c * N // nch
+            r1 = (c + 1) * N // nch
+            S = np.empty(Mr + 1)
+            d = 0.0
+            for i in range(r0, r1):
+                if with_t:
+                    d += _write_row(P[bb, i], u[bb, i], vb, T[bb, i])
+                if with_z and i < Nr:
+                    _prefix_row(P[bb, i], u[bb, i], vb, S)
+                    _window_out(S, P[bb, i], u[bb, i], vb, Z[bb, i], w)
+            part[c] = d
+        change[bb] = part.sum()
+
+
+@njit(**_OPTS)
+def _complement_cols(T, Z, w, nch):  # pragma: no cover - compiled
+    """``Z[b, i, :] = T[b, i, :Mr] Cy`` for the complement-of-band prior."""
+    B, Nr, Mr = Z.shape
+    one = T.dtype.type(1.0)
+    ones = np.ones(Mr, dtype=T.dtype)
+    for bb in range(B):
+        for c in prange(nch):
+            r0 = c * Nr // nch
+            r1 = (c + 1) * Nr // nch
+            S = np.empty(Mr + 1)
+            for i in range(r0, r1):
+                _prefix_row(T[bb, i], one, ones, S)
+                _window_out(S, T[bb, i], one, ones, Z[bb, i], w)
 
 
 @njit(**_OPTS)
@@ -103,6 +198,37 @@ def _band_rows_logk(Z, Cs, G, w, c1, nch):  # pragma: no cover - compiled
                 G[bb, i, j] = Cs[bb, i, j]
 
 
+@njit(**_SUM_OPTS)
+def _band_rows_dot(Z, T, w, nch, out):  # pragma: no cover - compiled
+    """``out[b] = sum_ij T[b, i, j] (Cx Z)[b, i, j]`` on the real block
+    ``Z.shape[1:]`` (raw band ``Cx``, half-width ``w``)."""
+    B, Nr, Mr = Z.shape
+    part = np.zeros(nch)
+    for bb in range(B):
+        for c in prange(nch):
+            r0 = c * Nr // nch
+            r1 = (c + 1) * Nr // nch
+            if r1 <= r0:
+                part[c] = 0.0
+                continue
+            acc = np.zeros(Mr)
+            for k in range(max(r0 - w, 0), min(r0 + w, Nr - 1) + 1):
+                for j in range(Mr):
+                    acc[j] += Z[bb, k, j]
+            d = 0.0
+            for i in range(r0, r1):
+                for j in range(Mr):
+                    d += float(T[bb, i, j]) * (acc[j] - Z[bb, i, j])
+                if i + w + 1 < Nr:
+                    for j in range(Mr):
+                        acc[j] += Z[bb, i + w + 1, j]
+                if i - w >= 0:
+                    for j in range(Mr):
+                        acc[j] -= Z[bb, i - w, j]
+            part[c] = d
+        out[bb] = part.sum()
+
+
 @njit(**_OPTS)
 def _shifted(logK, beta, P, m, cutoff):  # pragma: no cover - compiled
     """``P = logK + beta - m`` with ``m`` the finite row maxima, entries at
@@ -125,10 +251,6 @@ def _shifted(logK, beta, P, m, cutoff):  # pragma: no cover - compiled
             for j in range(M):
                 d = Pi[j] - mx
                 Pi[j] = d if d > cutoff else dt(-np.inf)
-
-
-# Row helpers, compiled on their own so that their loops are vectorised.
-_ROW_OPTS = dict(cache=True, nogil=True, fastmath={"reassoc"}, inline="never")
 
 
 @njit(**_ROW_OPTS)
@@ -261,9 +383,41 @@ def fgw_logk(T: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, wy: in
     ``wx``) and ``Cy`` the complement of band (half-width ``wy``) on the real
     block ``Z.shape[1:]`` of ``T``; ``G = C_scaled`` elsewhere."""
     _sync_threads()
-    _complement_cols(_np(T), _np(Z), int(wy))
+    _complement_cols(_np(T), _np(Z), int(wy), _chunks(Z.shape[1]))
     _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]))
     return G
+
+
+def band_logk(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: torch.Tensor) -> torch.Tensor:
+    """``G = C_scaled + c1 (Cx Z)`` on the real block ``Z.shape[1:]`` (raw
+    band ``Cx``, half-width ``wx``) and ``G = C_scaled`` elsewhere, from
+    ``Z = T Cy`` computed earlier (by :func:`materialize`)."""
+    _sync_threads()
+    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]))
+    return G
+
+
+def materialize(P: torch.Tensor, u: torch.Tensor, v: torch.Tensor, T: torch.Tensor, Z: torch.Tensor,
+                wy: int, active: torch.Tensor, *, with_t: bool, with_z: bool) -> torch.Tensor:
+    """For the active problems, the plan ``P * u[:, :, None] * v[:, None, :]``
+    written into ``T`` (``with_t``) and its product ``Z = T Cy`` with the
+    complement of band of half-width ``wy`` on the real block
+    ``Z.shape[1:]`` (``with_z``), in one pass over ``P``. Returns the L1
+    change of each written plan (float64; zero where nothing was written)."""
+    _sync_threads()
+    change = torch.zeros(T.shape[0], dtype=torch.float64)
+    _materialize(_np(P), _np(u.contiguous()), _np(v.contiguous()), _np(T), _np(Z), int(wy),
+                 active.numpy(), bool(with_t), bool(with_z), _chunks(T.shape[1]), _np(change))
+    return change
+
+
+def band_dot(Z: torch.Tensor, T: torch.Tensor, wx: int) -> torch.Tensor:
+    """``<Cx Z, T>`` per problem on the real block ``Z.shape[1:]`` (raw band
+    ``Cx`` of half-width ``wx``), in float64."""
+    _sync_threads()
+    out = torch.empty(T.shape[0], dtype=torch.float64)
+    _band_rows_dot(_np(Z), _np(T), int(wx), _chunks(Z.shape[1]), _np(out))
+    return out
 
 
 def rebuild(logK: torch.Tensor, beta: torch.Tensor, a: torch.Tensor, P: torch.Tensor,

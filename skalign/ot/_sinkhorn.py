@@ -95,7 +95,9 @@ def scaling_sinkhorn(
     check_every: int = 10,
     work: torch.Tensor | None = None,
     out: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    backend: Any = "auto",
+    lazy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, Any, torch.Tensor, torch.Tensor]:
     """Balanced Sinkhorn in scaling form with absorption into log potentials.
 
     One exponential pass builds ``P = exp(logK + beta - rowmax)`` (entries in
@@ -110,7 +112,11 @@ def scaling_sinkhorn(
 
     ``work`` and ``out`` are optional buffers shaped like ``logK`` for the
     kernel and the plan (``logK`` itself is never modified). A problem whose
-    ``active`` flag is False is left untouched.
+    ``active`` flag is False is left untouched. ``backend`` is the numba
+    kernels module to use (or None for torch); ``"auto"`` decides from the
+    sizes. With ``lazy=True`` and the numba kernels, the plan is returned as
+    its factors ``(P, u, v)``, ``plan = P * u[:, :, None] * v[:, None, :]``,
+    for the caller to build in a pass it makes anyway.
 
     Returns ``alpha, beta, plan, n_iter, converged``.
     """
@@ -125,7 +131,12 @@ def scaling_sinkhorn(
     act = active.clone()
     cutoff = 0.5 * math.log(tiny)
 
-    nb = numba_backend(logK, a, b, beta) if work is not None and work.is_contiguous() else None
+    if work is None or not work.is_contiguous():
+        nb = None
+    elif backend == "auto":
+        nb = numba_backend(logK, a, b, beta)
+    else:
+        nb = backend
     ptu = None  # P^T u of the current u (numba path), when known
 
     def rebuild(beta_: torch.Tensor, buf: torch.Tensor | None):
@@ -209,7 +220,9 @@ def scaling_sinkhorn(
         good = (beta.clone(), u.clone(), v.clone())
     alpha = torch.where(valid_x, torch.log(u) - m, neg_inf)
     beta_out = torch.where(valid_y, beta + torch.log(torch.where(valid_y, v, torch.ones_like(v))), neg_inf)
-    if nb is not None and out is not None and out.is_contiguous():
+    if nb is not None and lazy:
+        plan = (P, u.contiguous(), v.contiguous())
+    elif nb is not None and out is not None and out.is_contiguous():
         plan = nb.scale_plan(P, u, v, out)
     else:
         plan = torch.mul(P, u[:, :, None], out=out) if out is not None else P * u[:, :, None]

@@ -29,6 +29,11 @@ class Problem:
         """(B, N, M) bool: entries inside each problem's valid block."""
         return self.mask_x[:, :, None] & self.mask_y[:, None, :]
 
+    @property
+    def masked(self) -> bool:
+        """Whether some problem is padded (not every frame valid)."""
+        return not (bool(self.mask_x.all()) and bool(self.mask_y.all()))
+
 
 def prepare(cost: Any, mask_x: Any = None, mask_y: Any = None, *, name: str = "cost") -> Problem:
     """Validate ``cost`` (N, M) or (B, N, M) and the optional prefix masks."""
@@ -43,17 +48,28 @@ def prepare(cost: Any, mask_x: Any = None, mask_y: Any = None, *, name: str = "c
         raise ValueError(f"{name} has an empty dimension: shape {tuple(t.shape)}.")
     mx = prefix_mask(mask_x, (B, N), "mask_x", t.device)
     my = prefix_mask(mask_y, (B, M), "mask_y", t.device)
-    valid = mx[:, :, None] & my[:, None, :]
-    finite = torch.isfinite(t) | ~valid
-    if not bool(finite.all()):
+    masked = mask_x is not None or mask_y is not None
+    valid = mx[:, :, None] & my[:, None, :] if masked else None
+    if not _all_finite(t if valid is None else torch.where(valid, t, torch.zeros((), dtype=t.dtype, device=t.device))):
+        finite = torch.isfinite(t) if valid is None else torch.isfinite(t) | ~valid
         n_bad = int((~finite).sum())
         raise ValueError(
             f"{name} contains {n_bad} non-finite value(s) (NaN or inf) inside the "
             "valid (unmasked) block; every entry must be finite."
         )
-    if mask_x is not None or mask_y is not None:
+    if valid is not None:
         t = torch.where(valid, t, torch.zeros((), dtype=t.dtype, device=t.device))
     return Problem(t, mx.sum(1), my.sum(1), mx, my, batched, from_numpy)
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    """Whether every entry of ``t`` is finite, in one reading pass: a NaN or
+    an infinity makes the float64 sum non-finite; only a sum that overflows
+    (float64 entries near 1e308) needs the entry-wise test."""
+    total = t.sum(dtype=torch.float64)
+    if bool(torch.isfinite(total)):
+        return True
+    return bool(torch.isfinite(t).all())
 
 
 def check_positive(value: float, name: str) -> float:

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from ._fgw import check_solver_options, fgw_solve
-from ._priors import temporal_prior_batch
 from ._result import OTResult
 from ._validation import Problem, finish, prepare
 
@@ -18,12 +17,42 @@ __all__ = ["vaot", "decode_matches", "VIRTUAL_RULES"]
 VIRTUAL_RULES = ("cost", "threshold")
 
 
-def _augment(problem: Problem, zeta: float) -> Problem:
-    """Append the virtual frame as the last row and column, cost ``zeta``."""
+def _prior_cost_into(problem: Problem, rho: float, out: torch.Tensor) -> torch.Tensor:
+    """``out = C + rho R`` on each valid block, 0 on padding, with
+    ``R[i, j] = |i / n - j / m|`` from each problem's own lengths (no
+    temporaries of the problem's size)."""
     C = problem.cost
     B, N, M = C.shape
-    aug = torch.full((B, N + 1, M + 1), float(zeta), dtype=C.dtype, device=C.device)
-    aug[:, :N, :M] = C
+    if rho > 0:
+        dtype, device = C.dtype, C.device
+        i = torch.arange(N, dtype=dtype, device=device)[None, :, None] / problem.n.to(dtype)[:, None, None]
+        j = torch.arange(M, dtype=dtype, device=device)[None, None, :] / problem.m.to(dtype)[:, None, None]
+        torch.sub(i, j, out=out).abs_()
+        torch.add(C, out, alpha=rho, out=out)
+        if problem.masked:
+            out.masked_fill_(~problem.valid, 0.0)
+    else:
+        out.copy_(C)
+    return out
+
+
+def _with_prior(problem: Problem, rho: float) -> Problem:
+    """The problem with cost ``C + rho R``."""
+    if rho == 0:
+        return problem
+    C = _prior_cost_into(problem, rho, torch.empty_like(problem.cost))
+    return Problem(C, problem.n, problem.m, problem.mask_x, problem.mask_y, problem.batched, problem.from_numpy)
+
+
+def _augment(problem: Problem, zeta: float, rho: float) -> Problem:
+    """Cost ``C + rho R`` with the virtual frame appended as the last row and
+    column, cost ``zeta``."""
+    C = problem.cost
+    B, N, M = C.shape
+    aug = torch.empty((B, N + 1, M + 1), dtype=C.dtype, device=C.device)
+    aug[:, N, :] = float(zeta)
+    aug[:, :N, M] = float(zeta)
+    _prior_cost_into(problem, rho, aug[:, :N, :M])
     true = torch.ones((B, 1), dtype=torch.bool, device=C.device)
     mx = torch.cat([problem.mask_x, true], 1)
     my = torch.cat([problem.mask_y, true], 1)
@@ -156,21 +185,15 @@ def vaot(
         raise ValueError(f"zeta must be a finite number, got {zeta!r}.")
     if virtual not in VIRTUAL_RULES and virtual is not None:
         raise ValueError(f"virtual must be one of {VIRTUAL_RULES} or None, got {virtual!r}.")
-    C = problem.cost
-    B, N, M = C.shape
-    if rho > 0:
-        R = temporal_prior_batch(problem.n, problem.m, N, M, C.dtype, C.device)
-        C = torch.where(problem.valid, C + rho * R, torch.zeros((), dtype=C.dtype, device=C.device))
-        problem = Problem(C, problem.n, problem.m, problem.mask_x, problem.mask_y, problem.batched, problem.from_numpy)
     solve = dict(
         alpha=alpha, radius=radius, epsilon=epsilon, prior_x="band", prior_y="complement_band",
         lambda_x=None, lambda_y=None, a=None, b=None, max_iter=max_iter, tol=tol,
         inner_max_iter=inner_max_iter, inner_tol=inner_tol, step_size=step_size, convention=convention,
     )
     if virtual == "cost":
-        plan, value, n_iter, converged = fgw_solve(_augment(problem, zeta), virtual=True, **solve)
+        plan, value, n_iter, converged = fgw_solve(_augment(problem, zeta, float(rho)), virtual=True, **solve)
     else:
-        plan, value, n_iter, converged = fgw_solve(problem, **solve)
+        plan, value, n_iter, converged = fgw_solve(_with_prior(problem, float(rho)), **solve)
         if virtual == "threshold":
             plan = _threshold_plan(plan, float(zeta))
     return finish(problem, plan, value, n_iter, converged)
