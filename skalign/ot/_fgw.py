@@ -15,7 +15,7 @@ import torch
 from ._fast import apply_prior_into, numba_backend
 from ._priors import PRIORS, band_width
 from ._result import OTResult
-from ._sinkhorn import log_sinkhorn, scaling_sinkhorn
+from ._sinkhorn import kernel_cutoff, log_sinkhorn, scaling_sinkhorn
 from ._validation import (
     Problem,
     check_alpha,
@@ -176,13 +176,15 @@ def fgw_solve(
             break
         if nb is not None:
             Z = structure.z1
-            if z_ready:
-                logK = nb.band_logk(Z, C_scaled, c1, structure.wx[0], G)
-            else:
-                logK = nb.fgw_logk(T, C_scaled, c1, structure.wx[0], structure.wy[0], Z, G)
+            if not z_ready:
+                nb.complement(T, Z, structure.wy[0])
+            # logK and the shifted kernel of the first Sinkhorn rebuild in
+            # one pass.
+            beta0 = torch.where(wb > 0, beta_warm, zero)
+            m0 = nb.band_logk_shifted(Z, C_scaled, c1, structure.wx[0], G, beta0, P_buf, kernel_cutoff(dtype))
             _, beta_new, fac, _, _ = scaling_sinkhorn(
-                logK, wa, wb, torch.where(wb > 0, beta_warm, zero), max_iter=inner_max_iter, tol=inner_tol,
-                active=active, work=P_buf, backend=nb, lazy=True,
+                G, wa, wb, beta0, max_iter=inner_max_iter, tol=inner_tol,
+                active=active, work=P_buf, backend=nb, lazy=True, shifted=m0,
             )
             beta_warm = torch.where(active[:, None] & (wb > 0), beta_new, beta_warm)
             last = it == max_iter - 1

@@ -40,6 +40,10 @@ _SUM_OPTS = dict(parallel=True, cache=True, nogil=True, fastmath={"reassoc"})
 # are vectorised; those that sum may reorder the sum.
 _ROW_OPTS = dict(cache=True, nogil=True, fastmath={"reassoc"}, inline="never")
 _WINDOW_OPTS = dict(cache=True, nogil=True, inline="never")
+# The row maximum is vectorised only without NaN semantics; a NaN in the
+# kernel would surface as a non-finite scaling, which the Sinkhorn loop
+# detects and repairs.
+_SHIFT_OPTS = dict(cache=True, nogil=True, fastmath={"nnan", "nsz"}, inline="never")
 
 
 def _chunks(n: int) -> int:
@@ -166,10 +170,30 @@ def _complement_cols(T, Z, w, nch):  # pragma: no cover - compiled
                 _window_out(S, T[bb, i], one, ones, Z[bb, i], w)
 
 
+@njit(**_SHIFT_OPTS)
+def _shift_row(Li, be, Pi, cutoff):  # pragma: no cover - compiled
+    """``Pi = Li + be - mx`` with ``mx`` the row's largest entry (0 if it is
+    not finite), entries at or below ``cutoff`` set to ``-inf``; returns
+    ``mx``."""
+    mx = -np.inf
+    for j in range(Pi.shape[0]):
+        e = Li[j] + be[j]
+        Pi[j] = e
+        mx = max(mx, e)
+    if not np.isfinite(mx):
+        mx = 0.0
+    m = Pi.dtype.type(mx)
+    for j in range(Pi.shape[0]):
+        d = Pi[j] - m
+        Pi[j] = d if d > cutoff else -np.inf
+    return m
+
+
 @njit(**_OPTS)
-def _band_rows_logk(Z, Cs, G, w, c1, nch):  # pragma: no cover - compiled
+def _band_rows_logk(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, shift):  # pragma: no cover - compiled
     """``G = Cs + c1 (Cx Z)`` on the real block (raw band ``Cx``) and
-    ``G = Cs`` on the virtual row and column, if any."""
+    ``G = Cs`` on the virtual row and column, if any. With ``shift``, also
+    ``P = G + beta - m`` row by row as in :func:`_shifted` (rows of ``m``)."""
     B, Nr, Mr = Z.shape
     N, M = G.shape[1], G.shape[2]
     for bb in range(B):
@@ -187,6 +211,8 @@ def _band_rows_logk(Z, Cs, G, w, c1, nch):  # pragma: no cover - compiled
                     G[bb, i, j] = Cs[bb, i, j] + c1 * (acc[j] - Z[bb, i, j])
                 for j in range(Mr, M):
                     G[bb, i, j] = Cs[bb, i, j]
+                if shift:
+                    m[bb, i] = _shift_row(G[bb, i], beta[bb], P[bb, i], cutoff)
                 if i + w + 1 < Nr:
                     for j in range(Mr):
                         acc[j] += Z[bb, i + w + 1, j]
@@ -196,6 +222,8 @@ def _band_rows_logk(Z, Cs, G, w, c1, nch):  # pragma: no cover - compiled
         for i in range(Nr, N):
             for j in range(M):
                 G[bb, i, j] = Cs[bb, i, j]
+            if shift:
+                m[bb, i] = _shift_row(G[bb, i], beta[bb], P[bb, i], cutoff)
 
 
 @njit(**_SUM_OPTS)
@@ -234,23 +262,9 @@ def _shifted(logK, beta, P, m, cutoff):  # pragma: no cover - compiled
     """``P = logK + beta - m`` with ``m`` the finite row maxima, entries at
     or below ``cutoff`` set to ``-inf`` (the exponential is taken after)."""
     B, N, M = logK.shape
-    dt = P.dtype.type
     for bb in range(B):
         for i in prange(N):
-            Li = logK[bb, i]
-            Pi = P[bb, i]
-            be = beta[bb]
-            mx = dt(-np.inf)
-            for j in range(M):
-                e = Li[j] + be[j]
-                Pi[j] = e
-                mx = max(mx, e)
-            if not np.isfinite(mx):
-                mx = dt(0.0)
-            m[bb, i] = mx
-            for j in range(M):
-                d = Pi[j] - mx
-                Pi[j] = d if d > cutoff else dt(-np.inf)
+            m[bb, i] = _shift_row(logK[bb, i], beta[bb], P[bb, i], cutoff)
 
 
 @njit(**_ROW_OPTS)
@@ -384,8 +398,18 @@ def fgw_logk(T: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, wy: in
     block ``Z.shape[1:]`` of ``T``; ``G = C_scaled`` elsewhere."""
     _sync_threads()
     _complement_cols(_np(T), _np(Z), int(wy), _chunks(Z.shape[1]))
-    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]))
+    dummy = np.zeros((1, 1), dtype=_np(G).dtype)
+    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]),
+                    dummy, dummy.reshape(1, 1, 1), dummy, 0.0, False)
     return G
+
+
+def complement(T: torch.Tensor, Z: torch.Tensor, wy: int) -> torch.Tensor:
+    """``Z = T Cy`` on the real block ``Z.shape[1:]`` of ``T`` (complement of
+    band of half-width ``wy``)."""
+    _sync_threads()
+    _complement_cols(_np(T), _np(Z), int(wy), _chunks(Z.shape[1]))
+    return Z
 
 
 def band_logk(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: torch.Tensor) -> torch.Tensor:
@@ -393,8 +417,35 @@ def band_logk(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: to
     band ``Cx``, half-width ``wx``) and ``G = C_scaled`` elsewhere, from
     ``Z = T Cy`` computed earlier (by :func:`materialize`)."""
     _sync_threads()
-    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]))
+    dummy = np.zeros((1, 1), dtype=_np(G).dtype)
+    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]),
+                    dummy, dummy.reshape(1, 1, 1), dummy, 0.0, False)
     return G
+
+
+def band_logk_shifted(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: torch.Tensor,
+                      beta: torch.Tensor, P: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """:func:`band_logk`, also writing ``P = G + beta - m`` (thresholded at
+    ``cutoff``, before the exponential) as :func:`rebuild` does; returns the
+    row maxima ``m``."""
+    _sync_threads()
+    B, N, _ = G.shape
+    m = torch.empty((B, N), dtype=G.dtype)
+    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]),
+                    _np(beta.contiguous()), _np(P), _np(m), float(cutoff), True)
+    return m
+
+
+def finish_rebuild(P: torch.Tensor, a: torch.Tensor, tiny: float):
+    """The end of :func:`rebuild` on a kernel already shifted: ``P = exp(P)``
+    in place; returns ``u = a / rowsum(P)`` and ``P^T u``."""
+    _sync_threads()
+    B, N, M = P.shape
+    u = torch.empty((B, N), dtype=P.dtype)
+    Ptu = torch.empty((B, M), dtype=torch.float64)
+    P.exp_()
+    _scale_rows(_np(P), _np(a.contiguous()), _np(u), _np(Ptu), float(tiny), _chunks(N))
+    return u, Ptu
 
 
 def materialize(P: torch.Tensor, u: torch.Tensor, v: torch.Tensor, T: torch.Tensor, Z: torch.Tensor,

@@ -24,6 +24,13 @@ _NEG_INF = float("-inf")
 
 
 
+def kernel_cutoff(dtype: torch.dtype) -> float:
+    """Log of the smallest kernel entry kept, relative to its row's largest:
+    ``log(tiny) / 2``. Smaller entries become exact zeros, so that no
+    subnormal numbers (slow on CPUs) enter the products."""
+    return 0.5 * math.log(torch.finfo(dtype).tiny)
+
+
 def log_sinkhorn(
     logK: torch.Tensor,
     a: torch.Tensor,
@@ -97,6 +104,7 @@ def scaling_sinkhorn(
     out: torch.Tensor | None = None,
     backend: Any = "auto",
     lazy: bool = False,
+    shifted: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, Any, torch.Tensor, torch.Tensor]:
     """Balanced Sinkhorn in scaling form with absorption into log potentials.
 
@@ -116,7 +124,10 @@ def scaling_sinkhorn(
     kernels module to use (or None for torch); ``"auto"`` decides from the
     sizes. With ``lazy=True`` and the numba kernels, the plan is returned as
     its factors ``(P, u, v)``, ``plan = P * u[:, :, None] * v[:, None, :]``,
-    for the caller to build in a pass it makes anyway.
+    for the caller to build in a pass it makes anyway. ``shifted`` (numba
+    kernels only) says that ``work`` already holds ``logK + beta - m``,
+    thresholded, before the exponential, with ``shifted`` the row maxima
+    ``m``: the caller built it in a pass it made anyway.
 
     Returns ``alpha, beta, plan, n_iter, converged``.
     """
@@ -129,7 +140,7 @@ def scaling_sinkhorn(
     n_iter = torch.zeros(B, dtype=torch.long, device=device)
     converged = torch.zeros(B, dtype=torch.bool, device=device)
     act = active.clone()
-    cutoff = 0.5 * math.log(tiny)
+    cutoff = kernel_cutoff(dtype)
 
     if work is None or not work.is_contiguous():
         nb = None
@@ -154,7 +165,11 @@ def scaling_sinkhorn(
         u_ = a / P_.sum(2).clamp_min(tiny)
         return mx, P_, u_
 
-    m, P, u = rebuild(beta, work)
+    if shifted is not None and nb is not None:
+        m, P = shifted, work
+        u, ptu = nb.finish_rebuild(work, a, tiny)
+    else:
+        m, P, u = rebuild(beta, work)
     v = valid_y.to(dtype)
     good = (beta.clone(), u.clone(), v.clone())
     it = 0

@@ -130,3 +130,108 @@ def test_solver_matches_dense_pgd(oracle, monkeypatch):
     res = structured_fgw(C, alpha=alpha, radius=radius, epsilon=eps, max_iter=15, tol=1e-300,
                          inner_max_iter=3000, inner_tol=1e-13)
     assert np.abs(res.plan - expect).max() <= 1e-9
+
+
+def test_large_iteration_counts_use_numba():
+    """The size rule scales with the outer iterations: long solves of
+    mid-sized problems amortise the kernels' loading."""
+    from skalign.ot._fast import NUMBA_MIN_SIZE as default_min  # noqa: F401
+
+    t = torch.zeros(512, 512)
+    _fast.NUMBA_MIN_SIZE = 1 << 21
+    try:
+        assert numba_backend(t, iterations=25) is None
+        assert numba_backend(t, iterations=1000) is not None
+    finally:
+        _fast.NUMBA_MIN_SIZE = 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n,m,w", [(9, 7, 2), (40, 33, 0), (30, 30, 30), (17, 50, 5), (5, 3, 1)])
+def test_materialize_dense(dtype, n, m, w, monkeypatch):
+    """T = (P u) v in place with its L1 change, and Z = T Cy from the same
+    values, for the active problems only."""
+    monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
+    nb = numba_backend()
+    rng = np.random.default_rng(n + 7 * m + w)
+    P = torch.tensor(rng.random((3, n + 1, m + 1)), dtype=dtype)
+    u = torch.tensor(rng.random((3, n + 1)) + 0.5, dtype=dtype)
+    v = torch.tensor(rng.random((3, m + 1)) + 0.5, dtype=dtype)
+    T_old = torch.tensor(rng.random((3, n + 1, m + 1)), dtype=dtype)
+    active = torch.tensor([True, False, True])
+    plan = P * u[:, :, None] * v[:, None, :]
+    rtol = 1e-12 if dtype == torch.float64 else 1e-5
+
+    T = T_old.clone()
+    Z = torch.full((3, n, m), -7.0, dtype=dtype)
+    change = nb.materialize(P, u, v, T, Z, w, active, with_t=True, with_z=True)
+    for k in range(3):
+        if active[k]:
+            assert torch.allclose(T[k], plan[k], rtol=rtol, atol=0)
+            assert change[k].item() == pytest.approx((plan[k] - T_old[k]).abs().sum().item(), rel=1e-5)
+            expect = plan[k, :n, :m].double().numpy() @ _dense_complement(m, w)
+            assert np.abs(Z[k].double().numpy() - expect).max() <= rtol * np.abs(expect).max()
+        else:
+            assert torch.equal(T[k], T_old[k]) and change[k] == 0
+            assert (Z[k] == -7.0).all()
+
+    # Z alone: the plan is not written.
+    T = T_old.clone()
+    Z2 = torch.empty((3, n, m), dtype=dtype)
+    change = nb.materialize(P, u, v, T, Z2, w, active, with_t=False, with_z=True)
+    assert torch.equal(T, T_old) and (change == 0).all()
+    assert torch.equal(Z2[0], Z[0]) and torch.equal(Z2[2], Z[2])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_band_logk_shifted_and_band_dot(dtype, monkeypatch):
+    """The fused pass writes logK as band_logk does, and the shifted,
+    thresholded kernel as the Sinkhorn rebuild does; band_dot is <Cx Z, T>."""
+    from skalign.ot._sinkhorn import kernel_cutoff
+
+    monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
+    nb = numba_backend()
+    rng = np.random.default_rng(11)
+    n, m, wx = 23, 31, 3
+    Z = torch.tensor(rng.random((2, n, m)), dtype=dtype)
+    spread = 1000.0 if dtype == torch.float64 else 100.0  # beyond the cutoff
+    Cs = torch.tensor(-spread * rng.random((2, n + 1, m + 1)), dtype=dtype)
+    beta = torch.tensor(rng.normal(size=(2, m + 1)), dtype=dtype)
+    c1 = -30.0
+    G_ref = nb.band_logk(Z, Cs, c1, wx, torch.empty_like(Cs))
+    G = torch.empty_like(Cs)
+    P = torch.empty_like(Cs)
+    cutoff = kernel_cutoff(dtype)
+    mx = nb.band_logk_shifted(Z, Cs, c1, wx, G, beta, P, cutoff)
+    assert torch.equal(G, G_ref)
+    E = G_ref + beta[:, None, :]
+    assert torch.equal(mx, E.amax(2))
+    shifted = E - mx[:, :, None]
+    expect = torch.where(shifted > cutoff, shifted, torch.tensor(float("-inf"), dtype=dtype))
+    assert torch.equal(P, expect)
+    assert (P == float("-inf")).any()  # the threshold is exercised
+
+    T = torch.tensor(rng.random((2, n + 1, m + 1)), dtype=dtype)
+    got = nb.band_dot(Z, T, wx)
+    for k in range(2):
+        ref = (_dense_band(n, wx) @ Z[k].double().numpy() * T[k, :n, :m].double().numpy()).sum()
+        assert got[k].item() == pytest.approx(ref, rel=1e-6 if dtype == torch.float32 else 1e-12)
+
+
+def test_converged_solve_equals_torch_path(monkeypatch):
+    """Solving to convergence, the numba path stops at the same iteration
+    with the same plan and value as the torch path, per problem of a batch
+    whose problems converge at different iterations."""
+    rng = np.random.default_rng(5)
+    t = np.linspace(0, 1, 40)
+    base = np.abs(t[:, None] - t[None, :])
+    cost = torch.tensor(np.stack([base, base + 0.3 * rng.random((40, 40)), rng.random((40, 40))]))
+    kw = dict(alpha=0.3, radius=0.1, epsilon=0.2, max_iter=400, tol=1e-7, inner_max_iter=3, inner_tol=1e-9)
+    monkeypatch.setenv("SKALIGN_NO_NUMBA", "1")
+    ref = structured_fgw(cost, **kw)
+    monkeypatch.delenv("SKALIGN_NO_NUMBA")
+    got = structured_fgw(cost, **kw)
+    assert ref.converged.all() and len(set(ref.n_iter.tolist())) > 1
+    assert torch.equal(got.n_iter, ref.n_iter) and torch.equal(got.converged, ref.converged)
+    assert (got.plan - ref.plan).abs().max() <= 1e-10 * ref.plan.abs().max()
+    assert torch.allclose(got.value, ref.value, rtol=1e-10, atol=0)
