@@ -371,6 +371,29 @@ def _steps(P, a, b, u, v, u_prev, Pv, Ptu, steps, tiny, nch):  # pragma: no cove
             _reduce(part, Ptu[bb])
 
 
+@njit(cache=True, nogil=True)
+def _scaling_stats(u, v, u_prev, Pv, a, b, out):  # pragma: no cover - compiled
+    """Per problem: ``out[b, 0]`` 1 when every scaling of a valid frame is
+    finite and positive, else 0; ``out[b, 1]`` the L1 error of the row
+    marginals of the plan ``u_prev P v`` (``sum |u_prev Pv - a|``)."""
+    B, N = u.shape
+    M = v.shape[1]
+    for bb in range(B):
+        ok = True
+        err = 0.0
+        for i in range(N):
+            if a[bb, i] > 0:
+                x = u[bb, i]
+                ok = ok and np.isfinite(x) and x > 0
+                err += abs(float(u_prev[bb, i]) * float(Pv[bb, i]) - float(a[bb, i]))
+        for j in range(M):
+            if b[bb, j] > 0:
+                y = v[bb, j]
+                ok = ok and np.isfinite(y) and y > 0
+        out[bb, 0] = 1.0 if ok else 0.0
+        out[bb, 1] = err
+
+
 @njit(**_OPTS)
 def _scale_plan(P, u, v, out):  # pragma: no cover - compiled
     B, N, M = P.shape
@@ -484,6 +507,28 @@ def rebuild(logK: torch.Tensor, beta: torch.Tensor, a: torch.Tensor, P: torch.Te
     P.exp_()
     _scale_rows(_np(P), _np(a.contiguous()), _np(u), _np(Ptu), float(tiny), _chunks(N))
     return m, u, Ptu
+
+
+def sinkhorn_block(P: torch.Tensor, a: torch.Tensor, b: torch.Tensor, steps: int, tiny: float):
+    """A whole short Sinkhorn solve on the shifted kernel in ``P`` (before
+    the exponential): ``P = exp(P)``, ``u = a / rowsum(P)``, then ``steps``
+    iterations; returns ``u``, ``v`` and the per-problem statistics of
+    :func:`_scaling_stats` (finite, row-marginal error)."""
+    _sync_threads()
+    B, N, M = P.shape
+    P.exp_()
+    Pn, an, bn = _np(P), _np(a.contiguous()), _np(b.contiguous())
+    nch = _chunks(N)
+    u = torch.empty((B, N), dtype=P.dtype)
+    Ptu = torch.empty((B, M), dtype=torch.float64)
+    _scale_rows(Pn, an, _np(u), _np(Ptu), float(tiny), nch)
+    v = torch.empty((B, M), dtype=P.dtype)
+    u_prev = torch.empty_like(u)
+    Pv = torch.empty_like(u)
+    _steps(Pn, an, bn, _np(u), _np(v), _np(u_prev), _np(Pv), _np(Ptu), int(steps), float(tiny), nch)
+    stats = torch.empty((B, 2), dtype=torch.float64)
+    _scaling_stats(_np(u), _np(v), _np(u_prev), _np(Pv), an, bn, _np(stats))
+    return u, v, stats
 
 
 def sinkhorn_steps(P: torch.Tensor, a: torch.Tensor, b: torch.Tensor, u: torch.Tensor,

@@ -165,6 +165,18 @@ def scaling_sinkhorn(
         u_ = a / P_.sum(2).clamp_min(tiny)
         return mx, P_, u_
 
+    if shifted is not None and nb is not None and lazy and max_iter <= check_every and bool(act.all()):
+        # The common case of the FGW solver's inner loop, in three kernel
+        # calls: a solve of one block of iterations, after which the general
+        # loop below would not absorb (it absorbs only between blocks).
+        u, v, stats = nb.sinkhorn_block(work, a, b, max_iter, tiny)
+        if bool((stats[:, 0] > 0).all()):
+            alpha = torch.where(valid_x, torch.log(u) - shifted, neg_inf)
+            beta_out = torch.where(valid_y, beta + torch.log(v), neg_inf)
+            n_iter = torch.full((B,), max_iter, dtype=torch.long, device=device)
+            done = (stats[:, 1] <= tol).to(device)
+            return alpha, beta_out, (work, u, v), n_iter, done
+        shifted = None  # rebuild from logK and take the general path
     if shifted is not None and nb is not None:
         m, P = shifted, work
         u, ptu = nb.finish_rebuild(work, a, tiny)

@@ -235,3 +235,30 @@ def test_converged_solve_equals_torch_path(monkeypatch):
     assert torch.equal(got.n_iter, ref.n_iter) and torch.equal(got.converged, ref.converged)
     assert (got.plan - ref.plan).abs().max() <= 1e-10 * ref.plan.abs().max()
     assert torch.allclose(got.value, ref.value, rtol=1e-10, atol=0)
+
+
+def test_short_solve_falls_back_to_the_general_loop(monkeypatch):
+    """When the one-block Sinkhorn solve reports a non-finite scaling, the
+    solver redoes the block in the general loop (with its repairs): the
+    result is then that of the torch path."""
+    from skalign.ot import _numba_kernels as nk
+
+    rng = np.random.default_rng(2)
+    cost = torch.tensor(rng.random((40, 50)))
+    kw = dict(alpha=0.3, radius=0.05, epsilon=0.05, max_iter=12, inner_max_iter=3)
+    monkeypatch.setenv("SKALIGN_NO_NUMBA", "1")
+    ref = structured_fgw(cost, **kw)
+    monkeypatch.delenv("SKALIGN_NO_NUMBA")
+    calls = []
+    block = nk.sinkhorn_block
+
+    def failing_block(*args, **kwargs):
+        u, v, stats = block(*args, **kwargs)
+        calls.append(1)
+        stats[:, 0] = 0.0  # as if a scaling had overflowed
+        return u, v, stats
+
+    monkeypatch.setattr(nk, "sinkhorn_block", failing_block)
+    got = structured_fgw(cost, **kw)
+    assert len(calls) == 12
+    assert (got.plan - ref.plan).abs().max() <= 1e-12 * ref.plan.abs().max()
