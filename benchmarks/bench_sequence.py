@@ -36,7 +36,6 @@ import sys
 import threading
 import time
 
-import numpy as np
 import torch
 
 GAMMA = 1.0

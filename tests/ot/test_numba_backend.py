@@ -132,18 +132,13 @@ def test_solver_matches_dense_pgd(oracle, monkeypatch):
     assert np.abs(res.plan - expect).max() <= 1e-9
 
 
-def test_large_iteration_counts_use_numba():
+def test_large_iteration_counts_use_numba(monkeypatch):
     """The size rule scales with the outer iterations: long solves of
     mid-sized problems amortise the kernels' loading."""
-    from skalign.ot._fast import NUMBA_MIN_SIZE as default_min  # noqa: F401
-
+    monkeypatch.setattr(_fast, "NUMBA_MIN_SIZE", 1 << 21)
     t = torch.zeros(512, 512)
-    _fast.NUMBA_MIN_SIZE = 1 << 21
-    try:
-        assert numba_backend(t, iterations=25) is None
-        assert numba_backend(t, iterations=1000) is not None
-    finally:
-        _fast.NUMBA_MIN_SIZE = 0
+    assert numba_backend(t, iterations=25) is None
+    assert numba_backend(t, iterations=1000) is not None
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
