@@ -189,6 +189,32 @@ def _shift_row(Li, be, Pi, cutoff):  # pragma: no cover - compiled
     return m
 
 
+@njit(**_WINDOW_OPTS)
+def _window_start(Zb, r0, w):  # pragma: no cover - compiled
+    """Sum of the rows ``k`` of ``Zb`` with ``|k - r0| <= w`` (float64)."""
+    Nr, Mr = Zb.shape
+    acc = np.zeros(Mr)
+    for k in range(max(r0 - w, 0), min(r0 + w, Nr - 1) + 1):
+        Zk = Zb[k]
+        for j in range(Mr):
+            acc[j] += Zk[j]
+    return acc
+
+
+@njit(**_WINDOW_OPTS)
+def _window_slide(acc, Zb, i, w):  # pragma: no cover - compiled
+    """Move the window sum ``acc`` of the rows around ``i`` to ``i + 1``."""
+    Nr, Mr = Zb.shape
+    if i + w + 1 < Nr:
+        Zk = Zb[i + w + 1]
+        for j in range(Mr):
+            acc[j] += Zk[j]
+    if i - w >= 0:
+        Zk = Zb[i - w]
+        for j in range(Mr):
+            acc[j] -= Zk[j]
+
+
 @njit(**_OPTS)
 def _band_rows_logk(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, shift):  # pragma: no cover - compiled
     """``G = Cs + c1 (Cx Z)`` on the real block (raw band ``Cx``) and
@@ -202,10 +228,7 @@ def _band_rows_logk(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, shift):  # pragma:
             r1 = (c + 1) * Nr // nch
             if r1 <= r0:
                 continue
-            acc = np.zeros(Mr)
-            for k in range(max(r0 - w, 0), min(r0 + w, Nr - 1) + 1):
-                for j in range(Mr):
-                    acc[j] += Z[bb, k, j]
+            acc = _window_start(Z[bb], r0, w)
             for i in range(r0, r1):
                 for j in range(Mr):
                     G[bb, i, j] = Cs[bb, i, j] + c1 * (acc[j] - Z[bb, i, j])
@@ -213,12 +236,7 @@ def _band_rows_logk(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, shift):  # pragma:
                     G[bb, i, j] = Cs[bb, i, j]
                 if shift:
                     m[bb, i] = _shift_row(G[bb, i], beta[bb], P[bb, i], cutoff)
-                if i + w + 1 < Nr:
-                    for j in range(Mr):
-                        acc[j] += Z[bb, i + w + 1, j]
-                if i - w >= 0:
-                    for j in range(Mr):
-                        acc[j] -= Z[bb, i - w, j]
+                _window_slide(acc, Z[bb], i, w)
         for i in range(Nr, N):
             for j in range(M):
                 G[bb, i, j] = Cs[bb, i, j]
@@ -239,20 +257,12 @@ def _band_rows_dot(Z, T, w, nch, out):  # pragma: no cover - compiled
             if r1 <= r0:
                 part[c] = 0.0
                 continue
-            acc = np.zeros(Mr)
-            for k in range(max(r0 - w, 0), min(r0 + w, Nr - 1) + 1):
-                for j in range(Mr):
-                    acc[j] += Z[bb, k, j]
+            acc = _window_start(Z[bb], r0, w)
             d = 0.0
             for i in range(r0, r1):
                 for j in range(Mr):
                     d += float(T[bb, i, j]) * (acc[j] - Z[bb, i, j])
-                if i + w + 1 < Nr:
-                    for j in range(Mr):
-                        acc[j] += Z[bb, i + w + 1, j]
-                if i - w >= 0:
-                    for j in range(Mr):
-                        acc[j] -= Z[bb, i - w, j]
+                _window_slide(acc, Z[bb], i, w)
             part[c] = d
         out[bb] = part.sum()
 
