@@ -178,13 +178,13 @@ def fgw_solve(
             Z = structure.z1
             if not z_ready:
                 nb.complement(T, Z, structure.wy[0])
-            # logK and the shifted kernel of the first Sinkhorn rebuild in
-            # one pass.
+            # logK, the Sinkhorn kernel and its first scaling in one pass.
             beta0 = torch.where(wb > 0, beta_warm, zero)
-            m0 = nb.band_logk_shifted(Z, C_scaled, c1, structure.wx[0], G, beta0, P_buf, kernel_cutoff(dtype))
+            prepared = nb.band_kernel(Z, C_scaled, c1, structure.wx[0], G, beta0, P_buf, wa,
+                                      kernel_cutoff(dtype), torch.finfo(dtype).tiny)
             _, beta_new, fac, _, _ = scaling_sinkhorn(
                 G, wa, wb, beta0, max_iter=inner_max_iter, tol=inner_tol,
-                active=active, work=P_buf, backend=nb, lazy=True, shifted=m0,
+                active=active, work=P_buf, backend=nb, lazy=True, prepared=prepared,
             )
             beta_warm = torch.where(active[:, None] & (wb > 0), beta_new, beta_warm)
             last = it == max_iter - 1

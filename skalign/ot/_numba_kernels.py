@@ -44,6 +44,9 @@ _WINDOW_OPTS = dict(cache=True, nogil=True, inline="never")
 # kernel would surface as a non-finite scaling, which the Sinkhorn loop
 # detects and repairs.
 _SHIFT_OPTS = dict(cache=True, nogil=True, fastmath={"nnan", "nsz"}, inline="never")
+# Contraction into fused multiply-adds only: the polynomial keeps its
+# accuracy and -inf inputs keep their meaning.
+_VEC_EXP_OPTS = dict(cache=True, nogil=True, fastmath={"contract"}, inline="never")
 
 
 def _chunks(n: int) -> int:
@@ -215,33 +218,108 @@ def _window_slide(acc, Zb, i, w):  # pragma: no cover - compiled
             acc[j] -= Zk[j]
 
 
+@njit(**_WINDOW_OPTS)
+def _band_row(Gi, Ci, acc, Zi, c1):  # pragma: no cover - compiled
+    """``Gi = Ci + c1 (acc - Zi)`` on the real columns, ``Gi = Ci`` beyond."""
+    Mr = Zi.shape[0]
+    G0, C0 = Gi[:Mr], Ci[:Mr]
+    for j in range(Mr):
+        G0[j] = C0[j] + c1 * (acc[j] - Zi[j])
+    G1, C1 = Gi[Mr:], Ci[Mr:]
+    for j in range(G1.shape[0]):
+        G1[j] = C1[j]
+
+
 @njit(**_OPTS)
-def _band_rows_logk(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, shift):  # pragma: no cover - compiled
+def _band_rows_logk(Z, Cs, G, w, c1, nch):  # pragma: no cover - compiled
     """``G = Cs + c1 (Cx Z)`` on the real block (raw band ``Cx``) and
-    ``G = Cs`` on the virtual row and column, if any. With ``shift``, also
-    ``P = G + beta - m`` row by row as in :func:`_shifted` (rows of ``m``)."""
+    ``G = Cs`` on the virtual row and column, if any."""
     B, Nr, Mr = Z.shape
-    N, M = G.shape[1], G.shape[2]
+    N = G.shape[1]
     for bb in range(B):
         for c in prange(nch):
             r0 = c * Nr // nch
             r1 = (c + 1) * Nr // nch
-            if r1 <= r0:
-                continue
-            acc = _window_start(Z[bb], r0, w)
-            for i in range(r0, r1):
-                for j in range(Mr):
-                    G[bb, i, j] = Cs[bb, i, j] + c1 * (acc[j] - Z[bb, i, j])
-                for j in range(Mr, M):
-                    G[bb, i, j] = Cs[bb, i, j]
-                if shift:
-                    m[bb, i] = _shift_row(G[bb, i], beta[bb], P[bb, i], cutoff)
-                _window_slide(acc, Z[bb], i, w)
-        for i in range(Nr, N):
-            for j in range(M):
-                G[bb, i, j] = Cs[bb, i, j]
-            if shift:
-                m[bb, i] = _shift_row(G[bb, i], beta[bb], P[bb, i], cutoff)
+            last = N if c == nch - 1 else r1
+            acc = _window_start(Z[bb], r0, w) if r1 > r0 else np.zeros(Mr)
+            for i in range(r0, last):
+                if i < Nr:
+                    _band_row(G[bb, i], Cs[bb, i], acc, Z[bb, i], c1)
+                    _window_slide(acc, Z[bb], i, w)
+                else:
+                    G[bb, i, :] = Cs[bb, i, :]
+
+
+@njit(**_VEC_EXP_OPTS)
+def _exp_row(x, kb):  # pragma: no cover - compiled
+    """``x = exp(x)`` in place for ``-700 <= x <= 0`` (``-inf`` gives 0), vectorised.
+
+    Cody-Waite reduction ``x = k ln 2 + r`` with ``|r| <= ln(2) / 2``, a
+    degree-12 Taylor polynomial for ``exp(r)`` (truncation below 2e-17),
+    evaluated in float64, and ``2^k`` built from its bits in the int64
+    scratch row ``kb``: within 1.5 float64 eps of the exact value (float32
+    results are rounded from it). numba has no vectorised ``exp`` without
+    Intel's SVML; this loop is vectorised by LLVM."""
+    n = x.shape[0]
+    for j in range(n):
+        v = float(x[j])
+        vc = max(v, -700.0)
+        k = np.floor(vc * 1.4426950408889634 + 0.5)
+        r = (vc - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10
+        p = 2.08767569878680989792e-09
+        p = p * r + 2.50521083854417187751e-08
+        p = p * r + 2.75573192239858906526e-07
+        p = p * r + 2.75573192239858906526e-06
+        p = p * r + 2.48015873015873015873e-05
+        p = p * r + 1.98412698412698412698e-04
+        p = p * r + 1.38888888888888888889e-03
+        p = p * r + 8.33333333333333333333e-03
+        p = p * r + 4.16666666666666666667e-02
+        p = p * r + 1.66666666666666666667e-01
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        x[j] = p
+        kb[j] = ((np.int64(k) + 1023) << 52) if v > -745.0 else 0
+    scale = kb[:n].view(np.float64)
+    for j in range(n):
+        x[j] = x[j] * scale[j]
+
+
+@njit(**_SUM_OPTS)
+def _band_rows_kernel(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, a, u, Ptu, tiny):  # pragma: no cover - compiled
+    """One pass from ``Z = T Cy`` to the Sinkhorn kernel of the next outer
+    iteration: ``G = Cs + c1 (Cx Z)`` (as :func:`_band_rows_logk`), then row
+    by row ``P = exp(G + beta - m)`` thresholded as in :func:`_shifted`
+    (``m`` the row maxima), ``u = a / rowsum(P)`` and ``Ptu = P^T u`` as in
+    :func:`_scale_rows`."""
+    B, Nr, Mr = Z.shape
+    N, M = G.shape[1], G.shape[2]
+    dt = P.dtype.type
+    for bb in range(B):
+        part = np.zeros((nch, M))
+        for c in prange(nch):
+            # Rows r0..r1 of the real block; the virtual rows go with the
+            # last chunk.
+            r0 = c * Nr // nch
+            r1 = (c + 1) * Nr // nch
+            last = N if c == nch - 1 else r1
+            kb = np.empty(M, dtype=np.int64)
+            pc = part[c]
+            acc = _window_start(Z[bb], r0, w) if r1 > r0 else np.zeros(Mr)
+            for i in range(r0, last):
+                if i < Nr:
+                    _band_row(G[bb, i], Cs[bb, i], acc, Z[bb, i], c1)
+                    _window_slide(acc, Z[bb], i, w)
+                else:
+                    G[bb, i, :] = Cs[bb, i, :]
+                Pi = P[bb, i]
+                m[bb, i] = _shift_row(G[bb, i], beta[bb], Pi, cutoff)
+                _exp_row(Pi, kb)
+                ui = a[bb, i] / max(dt(_rowsum(Pi)), tiny)
+                u[bb, i] = ui
+                _axpy(pc, Pi, float(u[bb, i]))
+        _reduce(part, Ptu[bb])
 
 
 @njit(**_SUM_OPTS)
@@ -431,9 +509,7 @@ def fgw_logk(T: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, wy: in
     block ``Z.shape[1:]`` of ``T``; ``G = C_scaled`` elsewhere."""
     _sync_threads()
     _complement_cols(_np(T), _np(Z), int(wy), _chunks(Z.shape[1]))
-    dummy = np.zeros((1, 1), dtype=_np(G).dtype)
-    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]),
-                    dummy, dummy.reshape(1, 1, 1), dummy, 0.0, False)
+    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]))
     return G
 
 
@@ -450,35 +526,25 @@ def band_logk(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: to
     band ``Cx``, half-width ``wx``) and ``G = C_scaled`` elsewhere, from
     ``Z = T Cy`` computed earlier (by :func:`materialize`)."""
     _sync_threads()
-    dummy = np.zeros((1, 1), dtype=_np(G).dtype)
-    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]),
-                    dummy, dummy.reshape(1, 1, 1), dummy, 0.0, False)
+    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]))
     return G
 
 
-def band_logk_shifted(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: torch.Tensor,
-                      beta: torch.Tensor, P: torch.Tensor, cutoff: float) -> torch.Tensor:
-    """:func:`band_logk`, also writing ``P = G + beta - m`` (thresholded at
-    ``cutoff``, before the exponential) as :func:`rebuild` does; returns the
-    row maxima ``m``."""
+def band_kernel(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: torch.Tensor,
+                beta: torch.Tensor, P: torch.Tensor, a: torch.Tensor, cutoff: float, tiny: float):
+    """:func:`band_logk` and the start of a Sinkhorn solve in one pass:
+    writes ``G`` and the kernel ``P = exp(G + beta - m)`` (thresholded at
+    ``cutoff`` relative to the row maxima ``m``), as :func:`rebuild` does;
+    returns ``m``, ``u = a / rowsum(P)`` and ``P^T u``."""
     _sync_threads()
-    B, N, _ = G.shape
+    B, N, M = G.shape
     m = torch.empty((B, N), dtype=G.dtype)
-    _band_rows_logk(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]),
-                    _np(beta.contiguous()), _np(P), _np(m), float(cutoff), True)
-    return m
-
-
-def finish_rebuild(P: torch.Tensor, a: torch.Tensor, tiny: float):
-    """The end of :func:`rebuild` on a kernel already shifted: ``P = exp(P)``
-    in place; returns ``u = a / rowsum(P)`` and ``P^T u``."""
-    _sync_threads()
-    B, N, M = P.shape
-    u = torch.empty((B, N), dtype=P.dtype)
+    u = torch.empty((B, N), dtype=G.dtype)
     Ptu = torch.empty((B, M), dtype=torch.float64)
-    P.exp_()
-    _scale_rows(_np(P), _np(a.contiguous()), _np(u), _np(Ptu), float(tiny), _chunks(N))
-    return u, Ptu
+    _band_rows_kernel(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]),
+                      _np(beta.contiguous()), _np(P), _np(m), float(cutoff), _np(a.contiguous()),
+                      _np(u), _np(Ptu), float(tiny))
+    return m, u, Ptu
 
 
 def materialize(P: torch.Tensor, u: torch.Tensor, v: torch.Tensor, T: torch.Tensor, Z: torch.Tensor,
@@ -519,23 +585,21 @@ def rebuild(logK: torch.Tensor, beta: torch.Tensor, a: torch.Tensor, P: torch.Te
     return m, u, Ptu
 
 
-def sinkhorn_block(P: torch.Tensor, a: torch.Tensor, b: torch.Tensor, steps: int, tiny: float):
-    """A whole short Sinkhorn solve on the shifted kernel in ``P`` (before
-    the exponential): ``P = exp(P)``, ``u = a / rowsum(P)``, then ``steps``
+def sinkhorn_block(P: torch.Tensor, a: torch.Tensor, b: torch.Tensor, u: torch.Tensor, Ptu: torch.Tensor,
+                   steps: int, tiny: float):
+    """A whole short Sinkhorn solve on the kernel ``P`` from ``u`` and
+    ``Ptu = P^T u`` (as :func:`band_kernel` returns them): ``steps``
     iterations; returns ``u``, ``v`` and the per-problem statistics of
     :func:`_scaling_stats` (finite, row-marginal error)."""
     _sync_threads()
     B, N, M = P.shape
-    P.exp_()
-    Pn, an, bn = _np(P), _np(a.contiguous()), _np(b.contiguous())
-    nch = _chunks(N)
-    u = torch.empty((B, N), dtype=P.dtype)
-    Ptu = torch.empty((B, M), dtype=torch.float64)
-    _scale_rows(Pn, an, _np(u), _np(Ptu), float(tiny), nch)
+    an, bn = _np(a.contiguous()), _np(b.contiguous())
+    u = u.clone()
     v = torch.empty((B, M), dtype=P.dtype)
     u_prev = torch.empty_like(u)
     Pv = torch.empty_like(u)
-    _steps(Pn, an, bn, _np(u), _np(v), _np(u_prev), _np(Pv), _np(Ptu), int(steps), float(tiny), nch)
+    _steps(_np(P), an, bn, _np(u), _np(v), _np(u_prev), _np(Pv), _np(Ptu.clone()), int(steps), float(tiny),
+           _chunks(N))
     stats = torch.empty((B, 2), dtype=torch.float64)
     _scaling_stats(_np(u), _np(v), _np(u_prev), _np(Pv), an, bn, _np(stats))
     return u, v, stats

@@ -104,7 +104,7 @@ def scaling_sinkhorn(
     out: torch.Tensor | None = None,
     backend: Any = "auto",
     lazy: bool = False,
-    shifted: torch.Tensor | None = None,
+    prepared: tuple | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, Any, torch.Tensor, torch.Tensor]:
     """Balanced Sinkhorn in scaling form with absorption into log potentials.
 
@@ -124,10 +124,10 @@ def scaling_sinkhorn(
     kernels module to use (or None for torch); ``"auto"`` decides from the
     sizes. With ``lazy=True`` and the numba kernels, the plan is returned as
     its factors ``(P, u, v)``, ``plan = P * u[:, :, None] * v[:, None, :]``,
-    for the caller to build in a pass it makes anyway. ``shifted`` (numba
-    kernels only) says that ``work`` already holds ``logK + beta - m``,
-    thresholded, before the exponential, with ``shifted`` the row maxima
-    ``m``: the caller built it in a pass it made anyway.
+    for the caller to build in a pass it makes anyway. ``prepared`` (numba
+    kernels only) is ``(m, u, Ptu)`` when ``work`` already holds the kernel
+    ``exp(logK + beta - m)``, thresholded, with ``u = a / rowsum`` and
+    ``Ptu = P^T u``: the caller built them in a pass it made anyway.
 
     Returns ``alpha, beta, plan, n_iter, converged``.
     """
@@ -165,21 +165,22 @@ def scaling_sinkhorn(
         u_ = a / P_.sum(2).clamp_min(tiny)
         return mx, P_, u_
 
-    if shifted is not None and nb is not None and lazy and max_iter <= check_every and bool(act.all()):
-        # The common case of the FGW solver's inner loop, in three kernel
+    if prepared is not None and nb is not None and lazy and max_iter <= check_every and bool(act.all()):
+        # The common case of the FGW solver's inner loop, in two kernel
         # calls: a solve of one block of iterations, after which the general
         # loop below would not absorb (it absorbs only between blocks).
-        u, v, stats = nb.sinkhorn_block(work, a, b, max_iter, tiny)
+        m, u, ptu = prepared
+        u, v, stats = nb.sinkhorn_block(work, a, b, u, ptu, max_iter, tiny)
         if bool((stats[:, 0] > 0).all()):
-            alpha = torch.where(valid_x, torch.log(u) - shifted, neg_inf)
+            alpha = torch.where(valid_x, torch.log(u) - m, neg_inf)
             beta_out = torch.where(valid_y, beta + torch.log(v), neg_inf)
             n_iter = torch.full((B,), max_iter, dtype=torch.long, device=device)
             done = (stats[:, 1] <= tol).to(device)
             return alpha, beta_out, (work, u, v), n_iter, done
-        shifted = None  # rebuild from logK and take the general path
-    if shifted is not None and nb is not None:
-        m, P = shifted, work
-        u, ptu = nb.finish_rebuild(work, a, tiny)
+        prepared = None  # rebuild from logK and take the general path
+    if prepared is not None and nb is not None:
+        m, u, ptu = prepared
+        P = work
     else:
         m, P, u = rebuild(beta, work)
     v = valid_y.to(dtype)

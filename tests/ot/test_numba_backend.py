@@ -179,9 +179,11 @@ def test_materialize_dense(dtype, n, m, w, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_band_logk_shifted_and_band_dot(dtype, monkeypatch):
-    """The fused pass writes logK as band_logk does, and the shifted,
-    thresholded kernel as the Sinkhorn rebuild does; band_dot is <Cx Z, T>."""
+def test_band_kernel_and_band_dot(dtype, monkeypatch):
+    """The fused pass writes logK as band_logk does, and the thresholded
+    kernel, its row scalings and P^T u as the Sinkhorn rebuild does (its
+    vectorised exponential within two eps of torch's); band_dot is
+    <Cx Z, T>."""
     from skalign.ot._sinkhorn import kernel_cutoff
 
     monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
@@ -192,25 +194,51 @@ def test_band_logk_shifted_and_band_dot(dtype, monkeypatch):
     spread = 1000.0 if dtype == torch.float64 else 100.0  # beyond the cutoff
     Cs = torch.tensor(-spread * rng.random((2, n + 1, m + 1)), dtype=dtype)
     beta = torch.tensor(rng.normal(size=(2, m + 1)), dtype=dtype)
+    a = torch.tensor(rng.random((2, n + 1)) + 0.1, dtype=dtype)
     c1 = -30.0
     G_ref = nb.band_logk(Z, Cs, c1, wx, torch.empty_like(Cs))
     G = torch.empty_like(Cs)
     P = torch.empty_like(Cs)
-    cutoff = kernel_cutoff(dtype)
-    mx = nb.band_logk_shifted(Z, Cs, c1, wx, G, beta, P, cutoff)
+    cutoff, tiny = kernel_cutoff(dtype), torch.finfo(dtype).tiny
+    mx, u, Ptu = nb.band_kernel(Z, Cs, c1, wx, G, beta, P, a, cutoff, tiny)
     assert torch.equal(G, G_ref)
     E = G_ref + beta[:, None, :]
     assert torch.equal(mx, E.amax(2))
     shifted = E - mx[:, :, None]
-    expect = torch.where(shifted > cutoff, shifted, torch.tensor(float("-inf"), dtype=dtype))
-    assert torch.equal(P, expect)
-    assert (P == float("-inf")).any()  # the threshold is exercised
+    expect = torch.where(shifted > cutoff, shifted, torch.tensor(float("-inf"), dtype=dtype)).exp()
+    assert (expect == 0).any()  # the threshold is exercised
+    assert torch.equal(P == 0, expect == 0)
+    eps = torch.finfo(dtype).eps
+    assert ((P - expect).abs() <= 2 * eps * expect).all()
+    assert torch.allclose(u, a / P.sum(2), rtol=4 * eps, atol=0)
+    ref_ptu = (P.double().numpy() * u.double().numpy()[:, :, None]).sum(1)
+    assert np.allclose(Ptu.numpy(), ref_ptu, rtol=1e-12 if dtype == torch.float64 else 1e-6, atol=0)
 
     T = torch.tensor(rng.random((2, n + 1, m + 1)), dtype=dtype)
     got = nb.band_dot(Z, T, wx)
     for k in range(2):
         ref = (_dense_band(n, wx) @ Z[k].double().numpy() * T[k, :n, :m].double().numpy()).sum()
         assert got[k].item() == pytest.approx(ref, rel=1e-6 if dtype == torch.float32 else 1e-12)
+
+
+def test_vectorised_exponential():
+    """The kernels' exponential against numpy's, over the whole range the
+    kernels use, in both precisions; -inf gives exactly 0."""
+    from skalign.ot import _numba_kernels as nk
+
+    # The kernels feed it values >= log(tiny) / 2 (about -354) or -inf.
+    x = np.concatenate([-np.logspace(-30, np.log10(699), 20001), [0.0, -0.0, -np.inf]])
+    for dtype in (np.float64, np.float32):
+        v = x.astype(dtype)
+        out = v.copy()
+        nk._exp_row(out, np.empty(v.size, dtype=np.int64))
+        ref = np.exp(v.astype(np.float64))
+        eps = np.finfo(dtype).eps
+        if dtype == np.float32:
+            ref = ref.astype(np.float32).astype(np.float64)
+        keep = ref > np.finfo(dtype).tiny
+        assert np.all(np.abs(out[keep] - ref[keep]) <= 2 * eps * ref[keep])
+        assert out[-1] == 0.0 and out[-3] == 1.0
 
 
 def test_converged_solve_equals_torch_path(monkeypatch):
