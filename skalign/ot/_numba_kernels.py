@@ -230,6 +230,18 @@ def _band_row(Gi, Ci, acc, Zi, c1):  # pragma: no cover - compiled
         G1[j] = C1[j]
 
 
+@njit(**_WINDOW_OPTS)
+def _logk_row(Gb, Cb, Zb, i, acc, w, c1):  # pragma: no cover - compiled
+    """Row ``i`` of ``G = Cs + c1 (Cx Z)`` from the window sum ``acc`` of the
+    rows of ``Z`` around ``i`` (then moved on to ``i + 1``); ``G = Cs`` on the
+    virtual rows beyond ``Z``."""
+    if i < Zb.shape[0]:
+        _band_row(Gb[i], Cb[i], acc, Zb[i], c1)
+        _window_slide(acc, Zb, i, w)
+    else:
+        Gb[i, :] = Cb[i, :]
+
+
 @njit(**_OPTS)
 def _band_rows_logk(Z, Cs, G, w, c1, nch):  # pragma: no cover - compiled
     """``G = Cs + c1 (Cx Z)`` on the real block (raw band ``Cx``) and
@@ -243,11 +255,7 @@ def _band_rows_logk(Z, Cs, G, w, c1, nch):  # pragma: no cover - compiled
             last = N if c == nch - 1 else r1
             acc = _window_start(Z[bb], r0, w) if r1 > r0 else np.zeros(Mr)
             for i in range(r0, last):
-                if i < Nr:
-                    _band_row(G[bb, i], Cs[bb, i], acc, Z[bb, i], c1)
-                    _window_slide(acc, Z[bb], i, w)
-                else:
-                    G[bb, i, :] = Cs[bb, i, :]
+                _logk_row(G[bb], Cs[bb], Z[bb], i, acc, w, c1)
 
 
 @njit(**_VEC_EXP_OPTS)
@@ -308,11 +316,7 @@ def _band_rows_kernel(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, a, u, Ptu, tiny)
             pc = part[c]
             acc = _window_start(Z[bb], r0, w) if r1 > r0 else np.zeros(Mr)
             for i in range(r0, last):
-                if i < Nr:
-                    _band_row(G[bb, i], Cs[bb, i], acc, Z[bb, i], c1)
-                    _window_slide(acc, Z[bb], i, w)
-                else:
-                    G[bb, i, :] = Cs[bb, i, :]
+                _logk_row(G[bb], Cs[bb], Z[bb], i, acc, w, c1)
                 Pi = P[bb, i]
                 m[bb, i] = _shift_row(G[bb, i], beta[bb], Pi, cutoff)
                 _exp_row(Pi, kb)
