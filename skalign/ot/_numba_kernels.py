@@ -303,7 +303,6 @@ def _band_rows_kernel(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, a, u, Ptu, tiny)
     :func:`_scale_rows`."""
     B, Nr, Mr = Z.shape
     N, M = G.shape[1], G.shape[2]
-    dt = P.dtype.type
     for bb in range(B):
         part = np.zeros((nch, M))
         for c in prange(nch):
@@ -320,9 +319,7 @@ def _band_rows_kernel(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, a, u, Ptu, tiny)
                 Pi = P[bb, i]
                 m[bb, i] = _shift_row(G[bb, i], beta[bb], Pi, cutoff)
                 _exp_row(Pi, kb)
-                ui = a[bb, i] / max(dt(_rowsum(Pi)), tiny)
-                u[bb, i] = ui
-                _axpy(pc, Pi, float(u[bb, i]))
+                _scale_row(Pi, a[bb], u[bb], i, pc, tiny)
         _reduce(part, Ptu[bb])
 
 
@@ -396,11 +393,19 @@ def _reduce(part, out):  # pragma: no cover - compiled
         out[j] = t
 
 
+@njit(**_ROW_OPTS)
+def _scale_row(Pi, ab, ub, i, pc, tiny):  # pragma: no cover - compiled
+    """``u[i] = a[i] / rowsum(P[i])`` (clamped at ``tiny``), and ``P[i] u[i]``
+    added to the partial column sums ``pc``."""
+    dt = Pi.dtype.type
+    ub[i] = ab[i] / max(dt(_rowsum(Pi)), tiny)
+    _axpy(pc, Pi, float(ub[i]))
+
+
 @njit(**_SUM_OPTS)
 def _scale_rows(P, a, u, Ptu, tiny, nch):  # pragma: no cover - compiled
     """``u = a / rowsum(P)`` (clamped at ``tiny``) and ``Ptu = P^T u``."""
     B, N, M = P.shape
-    dt = P.dtype.type
     for bb in range(B):
         part = np.zeros((nch, M))
         for c in prange(nch):
@@ -408,9 +413,7 @@ def _scale_rows(P, a, u, Ptu, tiny, nch):  # pragma: no cover - compiled
             r1 = (c + 1) * N // nch
             pc = part[c]
             for i in range(r0, r1):
-                ui = a[bb, i] / max(dt(_rowsum(P[bb, i])), tiny)
-                u[bb, i] = ui
-                _axpy(pc, P[bb, i], float(u[bb, i]))
+                _scale_row(P[bb, i], a[bb], u[bb], i, pc, tiny)
         _reduce(part, Ptu[bb])
 
 
