@@ -178,13 +178,15 @@ def fgw_solve(
             Z = structure.z1
             if not z_ready:
                 nb.complement(T, Z, structure.wy[0])
-            # logK, the Sinkhorn kernel and its first scaling in one pass.
+            # The Sinkhorn kernel and its first scaling in one pass; logK
+            # itself is written only if the Sinkhorn solve needs it.
             beta0 = torch.where(wb > 0, beta_warm, zero)
             prepared = nb.band_kernel(Z, C_scaled, c1, structure.wx[0], G, beta0, P_buf, wa,
-                                      kernel_cutoff(dtype), torch.finfo(dtype).tiny)
+                                      kernel_cutoff(dtype), torch.finfo(dtype).tiny, write_g=False)
             _, beta_new, fac, _, _ = scaling_sinkhorn(
                 G, wa, wb, beta0, max_iter=inner_max_iter, tol=inner_tol,
                 active=active, work=P_buf, backend=nb, lazy=True, prepared=prepared,
+                fill_logk=lambda: nb.band_logk(Z, C_scaled, c1, structure.wx[0], G),
             )
             beta_warm = torch.where(active[:, None] & (wb > 0), beta_new, beta_warm)
             last = it == max_iter - 1

@@ -231,15 +231,15 @@ def _band_row(Gi, Ci, acc, Zi, c1):  # pragma: no cover - compiled
 
 
 @njit(**_WINDOW_OPTS)
-def _logk_row(Gb, Cb, Zb, i, acc, w, c1):  # pragma: no cover - compiled
-    """Row ``i`` of ``G = Cs + c1 (Cx Z)`` from the window sum ``acc`` of the
-    rows of ``Z`` around ``i`` (then moved on to ``i + 1``); ``G = Cs`` on the
-    virtual rows beyond ``Z``."""
+def _logk_row(Gi, Cb, Zb, i, acc, w, c1):  # pragma: no cover - compiled
+    """Row ``i`` of ``G = Cs + c1 (Cx Z)`` into ``Gi``, from the window sum
+    ``acc`` of the rows of ``Z`` around ``i`` (then moved on to ``i + 1``);
+    ``G = Cs`` on the virtual rows beyond ``Z``."""
     if i < Zb.shape[0]:
-        _band_row(Gb[i], Cb[i], acc, Zb[i], c1)
+        _band_row(Gi, Cb[i], acc, Zb[i], c1)
         _window_slide(acc, Zb, i, w)
     else:
-        Gb[i, :] = Cb[i, :]
+        Gi[:] = Cb[i]
 
 
 @njit(**_OPTS)
@@ -255,7 +255,7 @@ def _band_rows_logk(Z, Cs, G, w, c1, nch):  # pragma: no cover - compiled
             last = N if c == nch - 1 else r1
             acc = _window_start(Z[bb], r0, w) if r1 > r0 else np.zeros(Mr)
             for i in range(r0, last):
-                _logk_row(G[bb], Cs[bb], Z[bb], i, acc, w, c1)
+                _logk_row(G[bb, i], Cs[bb], Z[bb], i, acc, w, c1)
 
 
 @njit(**_VEC_EXP_OPTS)
@@ -295,9 +295,10 @@ def _exp_row(x, kb):  # pragma: no cover - compiled
 
 
 @njit(**_SUM_OPTS)
-def _band_rows_kernel(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, a, u, Ptu, tiny):  # pragma: no cover - compiled
+def _band_rows_kernel(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, a, u, Ptu, tiny, write_g):  # pragma: no cover - compiled
     """One pass from ``Z = T Cy`` to the Sinkhorn kernel of the next outer
-    iteration: ``G = Cs + c1 (Cx Z)`` (as :func:`_band_rows_logk`), then row
+    iteration: ``G = Cs + c1 (Cx Z)`` (as :func:`_band_rows_logk`; written
+    to ``G`` only when ``write_g``, else kept a row at a time), then row
     by row ``P = exp(G + beta - m)`` thresholded as in :func:`_shifted`
     (``m`` the row maxima), ``u = a / rowsum(P)`` and ``Ptu = P^T u`` as in
     :func:`_scale_rows`."""
@@ -314,10 +315,12 @@ def _band_rows_kernel(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, a, u, Ptu, tiny)
             kb = np.empty(M, dtype=np.int64)
             pc = part[c]
             acc = _window_start(Z[bb], r0, w) if r1 > r0 else np.zeros(Mr)
+            grow = np.empty(M, dtype=P.dtype)
             for i in range(r0, last):
-                _logk_row(G[bb], Cs[bb], Z[bb], i, acc, w, c1)
+                Gi = G[bb, i] if write_g else grow
+                _logk_row(Gi, Cs[bb], Z[bb], i, acc, w, c1)
                 Pi = P[bb, i]
-                m[bb, i] = _shift_row(G[bb, i], beta[bb], Pi, cutoff)
+                m[bb, i] = _shift_row(Gi, beta[bb], Pi, cutoff)
                 _exp_row(Pi, kb)
                 _scale_row(Pi, a[bb], u[bb], i, pc, tiny)
         _reduce(part, Ptu[bb])
@@ -538,11 +541,13 @@ def band_logk(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: to
 
 
 def band_kernel(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: torch.Tensor,
-                beta: torch.Tensor, P: torch.Tensor, a: torch.Tensor, cutoff: float, tiny: float):
+                beta: torch.Tensor, P: torch.Tensor, a: torch.Tensor, cutoff: float, tiny: float,
+                write_g: bool = True):
     """:func:`band_logk` and the start of a Sinkhorn solve in one pass:
-    writes ``G`` and the kernel ``P = exp(G + beta - m)`` (thresholded at
-    ``cutoff`` relative to the row maxima ``m``), as :func:`rebuild` does;
-    returns ``m``, ``u = a / rowsum(P)`` and ``P^T u``."""
+    writes ``G`` (when ``write_g``) and the kernel ``P = exp(G + beta - m)``
+    (thresholded at ``cutoff`` relative to the row maxima ``m``), as
+    :func:`rebuild` does; returns ``m``, ``u = a / rowsum(P)`` and
+    ``P^T u``."""
     _sync_threads()
     B, N, M = G.shape
     m = torch.empty((B, N), dtype=G.dtype)
@@ -550,7 +555,7 @@ def band_kernel(Z: torch.Tensor, C_scaled: torch.Tensor, c1: float, wx: int, G: 
     Ptu = torch.empty((B, M), dtype=torch.float64)
     _band_rows_kernel(_np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]),
                       _np(beta.contiguous()), _np(P), _np(m), float(cutoff), _np(a.contiguous()),
-                      _np(u), _np(Ptu), float(tiny))
+                      _np(u), _np(Ptu), float(tiny), bool(write_g))
     return m, u, Ptu
 
 

@@ -105,6 +105,7 @@ def scaling_sinkhorn(
     backend: Any = "auto",
     lazy: bool = False,
     prepared: tuple | None = None,
+    fill_logk: Any = None,
 ) -> tuple[torch.Tensor, torch.Tensor, Any, torch.Tensor, torch.Tensor]:
     """Balanced Sinkhorn in scaling form with absorption into log potentials.
 
@@ -127,7 +128,9 @@ def scaling_sinkhorn(
     for the caller to build in a pass it makes anyway. ``prepared`` (numba
     kernels only) is ``(m, u, Ptu)`` when ``work`` already holds the kernel
     ``exp(logK + beta - m)``, thresholded, with ``u = a / rowsum`` and
-    ``Ptu = P^T u``: the caller built them in a pass it made anyway.
+    ``Ptu = P^T u``: the caller built them in a pass it made anyway. Then
+    ``logK`` may be left unwritten, with ``fill_logk()`` writing it, called
+    only if the general loop is needed.
 
     Returns ``alpha, beta, plan, n_iter, converged``.
     """
@@ -178,6 +181,8 @@ def scaling_sinkhorn(
             done = (stats[:, 1] <= tol).to(device)
             return alpha, beta_out, (work, u, v), n_iter, done
         prepared = None  # rebuild from logK and take the general path
+    if fill_logk is not None:
+        fill_logk()  # the general loop may rebuild the kernel from logK
     if prepared is not None and nb is not None:
         m, u, ptu = prepared
         P = work

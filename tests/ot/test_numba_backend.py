@@ -285,3 +285,31 @@ def test_short_solve_falls_back_to_the_general_loop(monkeypatch):
     got = structured_fgw(cost, **kw)
     assert len(calls) == 12
     assert (got.plan - ref.plan).abs().max() <= 1e-12 * ref.plan.abs().max()
+
+
+def test_general_loop_gets_the_linearised_cost(monkeypatch):
+    """The fused pass does not write logK; once some problems of a batch
+    have stopped, the Sinkhorn solves take the general loop, which may
+    rebuild its kernel from logK: it is written for them first."""
+    from skalign.ot import _numba_kernels as nk
+
+    calls = []
+    band_logk = nk.band_logk
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return band_logk(*args, **kwargs)
+
+    monkeypatch.setattr(nk, "band_logk", counting)
+    rng = np.random.default_rng(5)
+    t = np.linspace(0, 1, 40)
+    base = np.abs(t[:, None] - t[None, :])
+    cost = torch.tensor(np.stack([base, rng.random((40, 40))]))
+    kw = dict(alpha=0.3, radius=0.1, epsilon=0.2, max_iter=400, tol=1e-7, inner_max_iter=3, inner_tol=1e-9)
+    got = structured_fgw(cost, **kw)
+    assert got.n_iter[0] != got.n_iter[1]
+    assert len(calls) == abs(int(got.n_iter[0]) - int(got.n_iter[1]))
+    monkeypatch.setenv("SKALIGN_NO_NUMBA", "1")
+    ref = structured_fgw(cost, **kw)
+    assert torch.equal(got.n_iter, ref.n_iter)
+    assert (got.plan - ref.plan).abs().max() <= 1e-10 * ref.plan.abs().max()
