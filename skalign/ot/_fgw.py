@@ -110,8 +110,12 @@ def fgw_solve(
     step_size: Any,
     convention: str,
     virtual: bool = False,
+    owned: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Core solver on a validated problem. Returns plan, value, n_iter, converged."""
+    """Core solver on a validated problem. Returns plan, value, n_iter, converged.
+
+    With ``owned=True`` the solver may overwrite ``problem.cost``.
+    """
     C = problem.cost
     dtype, device = C.dtype, C.device
     B = C.shape[0]
@@ -145,7 +149,9 @@ def fgw_solve(
     # Mode "projected gradient": logK = -grad / epsilon = C' + c1 * (Cx T Cy)
     # with C' = -(1 - alpha) C / epsilon computed once.
     if step_size is None:
-        C_scaled = C * (-(1.0 - alpha) / epsilon)
+        # A cost the caller owns (built by vaot) is scaled in place: one
+        # buffer of the problem's size fewer; the value then comes from it.
+        C_scaled = C.mul_(-(1.0 - alpha) / epsilon) if owned and alpha < 1.0 else C * (-(1.0 - alpha) / epsilon)
         c1 = -g * alpha * structure.scale / epsilon
     invalid = ~valid if masked else None
     # The numba kernels cover the VAOT priors on unpadded problems.
@@ -291,7 +297,10 @@ def fgw_solve(
             converged |= done
             active &= ~done
     # The objective without entropy, at the returned plan.
-    value = (1.0 - alpha) * _dot(C, T)
+    if owned and alpha < 1.0 and step_size is None:
+        value = -epsilon * _dot(C_scaled, T)  # C_scaled = -(1 - alpha) C / epsilon
+    else:
+        value = (1.0 - alpha) * _dot(C, T)
     if alpha > 0 and structure.active:
         if nb is not None:
             # Z = T Cy of the returned plan is in z1 (written with it).

@@ -63,10 +63,11 @@ def prepare(cost: Any, mask_x: Any = None, mask_y: Any = None, *, name: str = "c
 
 
 def _all_finite(t: torch.Tensor) -> bool:
-    """Whether every entry of ``t`` is finite, in one reading pass: a NaN or
-    an infinity makes the float64 sum non-finite; only a sum that overflows
-    (float64 entries near 1e308) needs the entry-wise test."""
-    total = t.sum(dtype=torch.float64)
+    """Whether every entry of ``t`` is finite, in one reading pass and no
+    temporary: a NaN or an infinity makes the sum non-finite; only a sum
+    that overflows (entries near the largest float) needs the entry-wise
+    test."""
+    total = t.sum()
     if bool(torch.isfinite(total)):
         return True
     return bool(torch.isfinite(t).all())

@@ -191,9 +191,11 @@ def vaot(
         inner_max_iter=inner_max_iter, inner_tol=inner_tol, step_size=step_size, convention=convention,
     )
     if virtual == "cost":
-        plan, value, n_iter, converged = fgw_solve(_augment(problem, zeta, float(rho)), virtual=True, **solve)
+        plan, value, n_iter, converged = fgw_solve(_augment(problem, zeta, float(rho)), virtual=True, owned=True,
+                                                   **solve)
     else:
-        plan, value, n_iter, converged = fgw_solve(_with_prior(problem, float(rho)), **solve)
+        # With rho > 0 the cost C + rho R is a new tensor, ours to overwrite.
+        plan, value, n_iter, converged = fgw_solve(_with_prior(problem, float(rho)), owned=rho > 0, **solve)
         if virtual == "threshold":
             plan = _threshold_plan(plan, float(zeta))
     return finish(problem, plan, value, n_iter, converged)

@@ -138,6 +138,22 @@ def test_inf_cost_names_cost():
         structured_fgw(C, epsilon=0.1)
 
 
+def test_finiteness_check_survives_an_overflowing_sum():
+    """The check sums the cost once; a sum that overflows on finite entries
+    falls back to the entry-wise test instead of rejecting the cost."""
+    from skalign.ot._validation import prepare
+
+    big = torch.full((3, 4), 3e38, dtype=torch.float32)
+    assert torch.isinf(big.sum())
+    prepare(big)  # finite entries: no error
+    big[2, 1] = float("nan")
+    with pytest.raises(ValueError, match="cost contains 1 non-finite"):
+        prepare(big)
+    masked = torch.ones(2, 3, 4)
+    masked[1, 2, 3] = float("inf")  # in the padding: allowed
+    prepare(masked, mask_y=torch.tensor([[True] * 4, [True] * 3 + [False]]))
+
+
 @pytest.mark.slow
 def test_8192_frames_small_epsilon_float32_finite():
     g = torch.Generator().manual_seed(0)

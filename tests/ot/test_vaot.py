@@ -29,6 +29,36 @@ def test_cost_rule_equals_dense_oracle(oracle):
     np.testing.assert_allclose(res.plan.sum(0), 1 / (m + 1), atol=1e-12)
 
 
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+@pytest.mark.parametrize("virtual", ["cost", None])
+def test_value_is_the_objective_of_the_plan(backend, virtual, monkeypatch):
+    """The reported value is (1 - alpha) <C', T> + alpha <Cx T Cy, T> of the
+    returned plan, C' = C + rho R (with the virtual frame's cost zeta),
+    computed densely here, on both the torch and the numba paths."""
+    if backend == "numba":
+        pytest.importorskip("numba")
+        from skalign.ot import _fast
+
+        monkeypatch.setattr(_fast, "NUMBA_MIN_SIZE", 0)
+        monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
+    else:
+        monkeypatch.setenv("SKALIGN_NO_NUMBA", "1")
+    C = _cost(30, 24, seed=3)
+    n, m = C.shape
+    res = vaot(C, epsilon=0.05, radius=0.1, alpha=0.4, rho=0.35, zeta=0.6, virtual=virtual)
+    T = res.plan
+    real = C + 0.35 * temporal_prior(n, m)
+    if virtual == "cost":
+        full = np.full((n + 1, m + 1), 0.6)
+        full[:n, :m] = real
+    else:
+        full = real
+    Tr = T[:n, :m]
+    quad = (prior_matrix("band", n, 0.1) @ Tr @ prior_matrix("complement_band", m, 0.1) * Tr).sum()
+    expect = 0.6 * (full * T).sum() + 0.4 * quad
+    assert float(res.value) == pytest.approx(expect, rel=1e-12)
+
+
 def test_extra_frame_goes_to_the_virtual_frame():
     # x is y with one inserted frame unlike anything in y. The virtual frame
     # has the mass of one frame (uniform marginals over N+1, M+1), enough for
