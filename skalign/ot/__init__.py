@@ -2,7 +2,8 @@
 
 Batched ``(B, N, M)`` or single ``(N, M)`` problems, numpy or torch in and
 the same kind out, float32 or float64, any device, optional prefix masks for
-padded videos. Every solver returns a frozen :class:`OTResult`.
+padded videos. Every solver returns a frozen :class:`OTResult`. Plans are
+constants of the cost: the solvers are not differentiated through.
 """
 
 from ._asot import asot

@@ -38,6 +38,9 @@ class Problem:
 def prepare(cost: Any, mask_x: Any = None, mask_y: Any = None, *, name: str = "cost") -> Problem:
     """Validate ``cost`` (N, M) or (B, N, M) and the optional prefix masks."""
     t, from_numpy = as_float_tensor(cost, name)
+    # The solvers are not differentiated through: a plan is a constant of
+    # the cost, as in the VAOT and ASOT losses (envelope theorem).
+    t = t.detach()
     if t.ndim not in (2, 3):
         raise ValueError(f"{name} must have shape (N, M) or (B, N, M), got {tuple(t.shape)}.")
     batched = t.ndim == 3

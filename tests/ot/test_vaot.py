@@ -122,3 +122,19 @@ def test_decode_matches_batched_torch():
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         vaot(np.ones((3, 4)), epsilon=0.1, **kwargs)
+
+
+def test_cost_that_requires_grad_gives_a_constant_plan():
+    """The solvers read such a cost detached; the plan is a constant, so
+    (plan * cost).sum() has the gradient plan (the losses' gradient)."""
+    from skalign.ot import asot, sinkhorn, structured_fgw
+
+    C = torch.rand(20, 25, dtype=torch.float64, requires_grad=True)
+    for solve in (lambda c: vaot(c, epsilon=0.1), lambda c: structured_fgw(c, epsilon=0.1),
+                  lambda c: sinkhorn(c, epsilon=0.1), lambda c: asot(c, epsilon=0.1, lambda_actions=0.1)):
+        plan = solve(C).plan
+        assert not plan.requires_grad
+        C.grad = None
+        real = plan[:20, :25]
+        (real * C).sum().backward()
+        assert torch.equal(C.grad, real)
