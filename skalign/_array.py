@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["as_float_tensor", "like_input", "check_finite", "prefix_mask"]
+__all__ = ["as_float_tensor", "like_input", "prefix_mask"]
 
 
 def as_float_tensor(
@@ -64,16 +64,6 @@ def like_input(t: torch.Tensor | None, from_numpy: bool) -> Any:
     if t is None or not from_numpy:
         return t
     return t.detach().cpu().numpy()
-
-
-def check_finite(t: torch.Tensor, name: str) -> None:
-    """Raise ``ValueError`` naming ``name`` when ``t`` holds NaN or inf."""
-    if not bool(torch.isfinite(t).all()):
-        n_bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(
-            f"{name} contains {n_bad} non-finite value(s) (NaN or inf); "
-            "every entry must be finite."
-        )
 
 
 def prefix_mask(

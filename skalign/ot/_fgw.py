@@ -173,9 +173,10 @@ def fgw_solve(
     # plan stays factored as (P, u, v) between outer iterations; one pass
     # over P gives Z = T Cy for the next linearised cost, and the plan is
     # written out only around convergence checks and at the end.
-    nb = None
-    if step_size is None and balanced and fused_ok and alpha > 0:
-        nb = numba_backend(T, C_scaled, G, iterations=max_iter)
+    # One decision for the whole solve: ``nb_logk`` serves the VAOT priors'
+    # linearised cost, ``nb`` the fused balanced path built on it.
+    nb_logk = numba_backend(T, C_scaled, G, iterations=max_iter) if step_size is None and fused_ok else None
+    nb = nb_logk if balanced and alpha > 0 else None
     z_ready = False
     for it in range(max_iter):
         if not bool(active.any()):
@@ -214,9 +215,8 @@ def fgw_solve(
             # each outer iteration is an entropic OT problem with the
             # linearised cost, solved from the previous dual potentials.
             if alpha > 0 and structure.active:
-                nb = numba_backend(T, C_scaled, G) if fused_ok else None
-                if nb is not None:
-                    logK = nb.fgw_logk(T, C_scaled, c1, structure.wx[0], structure.wy[0], structure.z1, G)
+                if nb_logk is not None:
+                    logK = nb_logk.fgw_logk(T, C_scaled, c1, structure.wx[0], structure.wy[0], structure.z1, G)
                 else:
                     structure.product_into(T, G)
                     logK = torch.add(C_scaled, G, alpha=c1, out=G)

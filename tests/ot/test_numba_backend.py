@@ -313,3 +313,19 @@ def test_general_loop_gets_the_linearised_cost(monkeypatch):
     ref = structured_fgw(cost, **kw)
     assert torch.equal(got.n_iter, ref.n_iter)
     assert (got.plan - ref.plan).abs().max() <= 1e-10 * ref.plan.abs().max()
+
+
+@pytest.mark.parametrize("lambdas", [dict(lambda_y=0.5), dict(lambda_x=0.3, lambda_y=0.5)])
+def test_unbalanced_vaot_priors_equal_torch(lambdas, monkeypatch):
+    """An unbalanced problem with the VAOT priors uses the numba linearised
+    cost only, never the balanced fused path: same plan and value as the
+    torch path."""
+    rng = np.random.default_rng(0)
+    cost = torch.tensor(rng.random((40, 50)))
+    kw = dict(epsilon=0.1, radius=0.1, max_iter=10, **lambdas)
+    monkeypatch.setenv("SKALIGN_NO_NUMBA", "1")
+    ref = structured_fgw(cost, **kw)
+    monkeypatch.delenv("SKALIGN_NO_NUMBA")
+    got = structured_fgw(cost, **kw)
+    assert (got.plan - ref.plan).abs().max() <= 1e-12 * ref.plan.abs().max()
+    assert got.value.item() == pytest.approx(ref.value.item(), rel=1e-12)
