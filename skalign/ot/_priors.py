@@ -125,11 +125,15 @@ def prior_matrix(kind: str | None, n: int, radius: float = 0.02) -> np.ndarray:
     raise ValueError(f"unknown prior {kind!r}; expected one of {PRIORS} or None.")
 
 
-def temporal_prior_batch(n: torch.Tensor, m: torch.Tensor, N: int, M: int, dtype, device) -> torch.Tensor:
-    """``R[b, i, j] = |i / n_b - j / m_b|`` on a padded (B, N, M) grid."""
+def temporal_prior_batch(n: torch.Tensor, m: torch.Tensor, N: int, M: int, dtype, device,
+                         out: torch.Tensor | None = None) -> torch.Tensor:
+    """``R[b, i, j] = |i / n_b - j / m_b|`` on a padded (B, N, M) grid,
+    written into ``out`` (which may be a strided view) when given."""
     i = torch.arange(N, dtype=dtype, device=device)[None, :, None] / n.to(dtype)[:, None, None]
     j = torch.arange(M, dtype=dtype, device=device)[None, None, :] / m.to(dtype)[:, None, None]
-    return (i - j).abs()
+    if out is None:
+        return (i - j).abs()
+    return torch.sub(i, j, out=out).abs_()
 
 
 def temporal_prior(n: int, m: int) -> np.ndarray:

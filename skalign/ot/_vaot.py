@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ._fgw import check_solver_options, fgw_solve
+from ._priors import temporal_prior_batch
 from ._result import OTResult
 from ._validation import Problem, finish, prepare
 
@@ -24,10 +25,7 @@ def _prior_cost_into(problem: Problem, rho: float, out: torch.Tensor) -> torch.T
     C = problem.cost
     B, N, M = C.shape
     if rho > 0:
-        dtype, device = C.dtype, C.device
-        i = torch.arange(N, dtype=dtype, device=device)[None, :, None] / problem.n.to(dtype)[:, None, None]
-        j = torch.arange(M, dtype=dtype, device=device)[None, None, :] / problem.m.to(dtype)[:, None, None]
-        torch.sub(i, j, out=out).abs_()
+        temporal_prior_batch(problem.n, problem.m, N, M, C.dtype, C.device, out=out)
         torch.add(C, out, alpha=rho, out=out)
         if problem.masked:
             out.masked_fill_(~problem.valid, 0.0)
