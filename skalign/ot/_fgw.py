@@ -169,22 +169,19 @@ def fgw_solve(
     converged = torch.zeros(B, dtype=torch.bool, device=device)
     n_iter = torch.zeros(B, dtype=torch.long, device=device)
     step = None
-    # The fused numba path (VAOT priors, balanced, projected gradient): the
-    # plan stays factored as (P, u, v) between outer iterations; one pass
-    # over P gives Z = T Cy for the next linearised cost, and the plan is
-    # written out only around convergence checks and at the end.
-    # One decision for the whole solve: ``nb_logk`` serves the VAOT priors'
-    # linearised cost, ``nb`` the fused balanced path built on it.
+    # One numba decision for the whole solve: ``nb_logk`` serves the VAOT
+    # priors' linearised cost; ``nb`` is the fused path of balanced problems,
+    # where the plan stays factored as (P, u, v) between outer iterations,
+    # one pass over P gives Z = T Cy for the next linearised cost, and the
+    # plan is written out only around convergence checks and at the end.
     nb_logk = numba_backend(T, C_scaled, G, iterations=max_iter) if step_size is None and fused_ok else None
     nb = nb_logk if balanced and alpha > 0 else None
-    z_ready = False
+    if nb is not None:
+        Z = nb.complement(T, structure.z1, structure.wy[0])
     for it in range(max_iter):
         if not bool(active.any()):
             break
         if nb is not None:
-            Z = structure.z1
-            if not z_ready:
-                nb.complement(T, Z, structure.wy[0])
             # The Sinkhorn kernel and its first scaling in one pass; logK
             # itself is written only if the Sinkhorn solve needs it.
             beta0 = torch.where(wb > 0, beta_warm, zero)
@@ -203,7 +200,6 @@ def fgw_solve(
             before = not last and (it % _CHECK_EVERY == _CHECK_EVERY - 2 or it == max_iter - 2)
             P_, u_, v_ = fac
             change = nb.materialize(P_, u_, v_, T, Z, structure.wy[0], active, with_t=check or before, with_z=True)
-            z_ready = True
             n_iter += active.long()
             if check:
                 done = active & (change <= tol)
