@@ -5,22 +5,25 @@ passes over the ``(N, M)`` matrices per outer iteration; on a CPU their cost
 is memory traffic, not arithmetic. These kernels compute the same quantities
 in fewer passes:
 
-- :func:`fgw_logk`: ``logK = C' + c1 (Cx T Cy)`` for the band prior on the
-  rows and the complement-of-band prior on the columns, in two passes (one
-  window sum per row, then running window sums down the rows);
-- :func:`rebuild`: ``P = exp(logK + beta - rowmax)`` with the threshold of
-  :func:`skalign.ot._sinkhorn.scaling_sinkhorn`, its row sums, ``u`` and
-  ``P^T u``, in three passes (the exponential is torch's, which is
-  vectorised);
-- :func:`sinkhorn_steps`: Sinkhorn iterations with ``P v`` and the next
-  ``P^T u`` in one pass over ``P`` per iteration;
-- :func:`scale_plan`: ``u P v``.
+- :func:`band_kernel`: from ``Z = T Cy``, the linearised cost
+  ``logK = C' + c1 (Cx Z)`` a row at a time (running window sums down the
+  rows), the thresholded kernel ``P = exp(logK + beta - rowmax)``, its first
+  scaling ``u`` and ``P^T u``, in one pass;
+- :func:`sinkhorn_block`: Sinkhorn iterations with ``P v`` and the next
+  ``P^T u`` in one pass over ``P`` per iteration, then their checks;
+- :func:`materialize`: the plan ``u P v`` (when it is needed) and
+  ``Z = T Cy`` (running sums along each row) in one pass;
+- :func:`fgw_logk`, :func:`rebuild`, :func:`sinkhorn_steps`,
+  :func:`scale_plan`: the same steps one at a time, for the general
+  Sinkhorn loop.
 
-Sums are accumulated in float64 (reductions may be reordered to be
-vectorised), so results equal the torch path up to rounding: float32 plans
-are closer to the float64 plans than those of the torch path. Kernels are
+Sums along a row are accumulated in the problem's dtype, and column sums in
+blocks of ``_BLOCK`` rows in that dtype, then in float64; reductions may be
+reordered to be vectorised. So results equal the torch path up to rounding
+(float32 sums run on twice as many vector lanes as float64 ones). Kernels are
 compiled on first use and cached next to this file (``cache=True``); the
-number of numba threads follows ``torch.get_num_threads()``. This module imports numba at import time; it is loaded lazily by
+number of numba threads follows ``torch.get_num_threads()``. This module
+imports numba at import time; it is loaded lazily by
 :func:`skalign.ot._fast.numba_backend`, which returns None when numba is
 missing or ``SKALIGN_NO_NUMBA=1``.
 """
@@ -47,6 +50,12 @@ _SHIFT_OPTS = dict(cache=True, nogil=True, fastmath={"nnan", "nsz"}, inline="nev
 # Contraction into fused multiply-adds only: the polynomial keeps its
 # accuracy and -inf inputs keep their meaning.
 _VEC_EXP_OPTS = dict(cache=True, nogil=True, fastmath={"contract"}, inline="never")
+
+
+# Column sums are accumulated in the problem's dtype over blocks of this many
+# rows, then added to float64 partial sums: float32 sums run on twice the
+# vector lanes, and each float32 partial sum has at most _BLOCK terms.
+_BLOCK = 64
 
 
 def _chunks(n: int) -> int:
@@ -313,7 +322,7 @@ def _band_rows_kernel(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, a, u, Ptu, tiny,
             r1 = (c + 1) * Nr // nch
             last = N if c == nch - 1 else r1
             kb = np.empty(M, dtype=np.int64)
-            pc = part[c]
+            blk = np.zeros(M, dtype=P.dtype)
             acc = _window_start(Z[bb], r0, w) if r1 > r0 else np.zeros(Mr)
             grow = np.empty(M, dtype=P.dtype)
             for i in range(r0, last):
@@ -322,7 +331,10 @@ def _band_rows_kernel(Z, Cs, G, w, c1, nch, beta, P, m, cutoff, a, u, Ptu, tiny,
                 Pi = P[bb, i]
                 m[bb, i] = _shift_row(Gi, beta[bb], Pi, cutoff)
                 _exp_row(Pi, kb)
-                _scale_row(Pi, a[bb], u[bb], i, pc, tiny)
+                _scale_row(Pi, a[bb], u[bb], i, blk, tiny)
+                if (i - r0) % _BLOCK == _BLOCK - 1:
+                    _flush(part[c], blk)
+            _flush(part[c], blk)
         _reduce(part, Ptu[bb])
 
 
@@ -360,16 +372,17 @@ def _shifted(logK, beta, P, m, cutoff):  # pragma: no cover - compiled
 
 
 @njit(**_ROW_OPTS)
-def _dot(x, y):  # pragma: no cover - compiled
-    s = 0.0
+def _dot(x, y, zero):  # pragma: no cover - compiled
+    """``sum x * y`` accumulated in the type of ``zero``."""
+    s = zero
     for j in range(x.shape[0]):
         s += x[j] * y[j]
     return s
 
 
 @njit(**_ROW_OPTS)
-def _rowsum(x):  # pragma: no cover - compiled
-    s = 0.0
+def _rowsum(x, zero):  # pragma: no cover - compiled
+    s = zero
     for j in range(x.shape[0]):
         s += x[j]
     return s
@@ -388,6 +401,14 @@ def _axpy2(acc, x0, c0, x1, c1):  # pragma: no cover - compiled
 
 
 @njit(**_ROW_OPTS)
+def _flush(acc, blk):  # pragma: no cover - compiled
+    """``acc += blk`` (float64) and ``blk = 0``."""
+    for j in range(blk.shape[0]):
+        acc[j] += blk[j]
+        blk[j] = 0
+
+
+@njit(**_ROW_OPTS)
 def _reduce(part, out):  # pragma: no cover - compiled
     for j in range(out.shape[0]):
         t = 0.0
@@ -397,12 +418,12 @@ def _reduce(part, out):  # pragma: no cover - compiled
 
 
 @njit(**_ROW_OPTS)
-def _scale_row(Pi, ab, ub, i, pc, tiny):  # pragma: no cover - compiled
+def _scale_row(Pi, ab, ub, i, blk, tiny):  # pragma: no cover - compiled
     """``u[i] = a[i] / rowsum(P[i])`` (clamped at ``tiny``), and ``P[i] u[i]``
-    added to the partial column sums ``pc``."""
+    added to the block of column sums ``blk`` (in the dtype of ``P``)."""
     dt = Pi.dtype.type
-    ub[i] = ab[i] / max(dt(_rowsum(Pi)), tiny)
-    _axpy(pc, Pi, float(ub[i]))
+    ub[i] = ab[i] / max(_rowsum(Pi, dt(0.0)), tiny)
+    _axpy(blk, Pi, ub[i])
 
 
 @njit(**_SUM_OPTS)
@@ -414,9 +435,12 @@ def _scale_rows(P, a, u, Ptu, tiny, nch):  # pragma: no cover - compiled
         for c in prange(nch):
             r0 = c * N // nch
             r1 = (c + 1) * N // nch
-            pc = part[c]
+            blk = np.zeros(M, dtype=P.dtype)
             for i in range(r0, r1):
-                _scale_row(P[bb, i], a[bb], u[bb], i, pc, tiny)
+                _scale_row(P[bb, i], a[bb], u[bb], i, blk, tiny)
+                if (i - r0) % _BLOCK == _BLOCK - 1:
+                    _flush(part[c], blk)
+            _flush(part[c], blk)
         _reduce(part, Ptu[bb])
 
 
@@ -428,9 +452,12 @@ def _ptu(P, u, Ptu, nch):  # pragma: no cover - compiled
         for c in prange(nch):
             r0 = c * N // nch
             r1 = (c + 1) * N // nch
-            pc = part[c]
+            blk = np.zeros(M, dtype=P.dtype)
             for i in range(r0, r1):
-                _axpy(pc, P[bb, i], float(u[bb, i]))
+                _axpy(blk, P[bb, i], u[bb, i])
+                if (i - r0) % _BLOCK == _BLOCK - 1:
+                    _flush(part[c], blk)
+            _flush(part[c], blk)
         _reduce(part, Ptu[bb])
 
 
@@ -438,34 +465,38 @@ def _ptu(P, u, Ptu, nch):  # pragma: no cover - compiled
 def _steps(P, a, b, u, v, u_prev, Pv, Ptu, steps, tiny, nch):  # pragma: no cover - compiled
     """``steps`` iterations ``v = b / P^T u``, ``u = a / P v`` from ``Ptu``
     (``P^T u`` of the current ``u``); on return ``Ptu`` is ``P^T u`` of the
-    new ``u``. One pass over ``P`` per iteration, two rows at a time."""
+    new ``u``. One pass over ``P`` per iteration, two rows at a time; sums
+    in the dtype of ``P``, column sums flushed to float64 every
+    ``_BLOCK`` rows."""
     B, N, M = P.shape
     dt = P.dtype.type
-    vf = np.empty(M)
+    zero = dt(0.0)
     for bb in range(B):
+        vb = v[bb]
         for _ in range(steps):
             for j in range(M):
-                vj = b[bb, j] / max(dt(Ptu[bb, j]), tiny)
-                v[bb, j] = vj
-                vf[j] = float(v[bb, j])
+                vb[j] = b[bb, j] / max(dt(Ptu[bb, j]), tiny)
             part = np.zeros((nch, M))
             for c in prange(nch):
                 r0 = c * N // nch
                 r1 = (c + 1) * N // nch
-                pc = part[c]
+                blk = np.zeros(M, dtype=P.dtype)
                 i = r0
                 while i < r1:
                     k = min(2, r1 - i)
                     for r in range(k):
-                        q = dt(_dot(P[bb, i + r], vf))
+                        q = _dot(P[bb, i + r], vb, zero)
                         Pv[bb, i + r] = q
                         u_prev[bb, i + r] = u[bb, i + r]
                         u[bb, i + r] = a[bb, i + r] / max(q, tiny)
                     if k == 2:
-                        _axpy2(pc, P[bb, i], float(u[bb, i]), P[bb, i + 1], float(u[bb, i + 1]))
+                        _axpy2(blk, P[bb, i], u[bb, i], P[bb, i + 1], u[bb, i + 1])
                     else:
-                        _axpy(pc, P[bb, i], float(u[bb, i]))
+                        _axpy(blk, P[bb, i], u[bb, i])
                     i += k
+                    if (i - r0) % _BLOCK < k:
+                        _flush(part[c], blk)
+                _flush(part[c], blk)
             _reduce(part, Ptu[bb])
 
 

@@ -241,6 +241,45 @@ def test_vectorised_exponential():
         assert out[-1] == 0.0 and out[-3] == 1.0
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sinkhorn_block_equals_float64_iterations(dtype, monkeypatch):
+    """Sinkhorn steps on a kernel of several hundred rows (so several blocks
+    of column sums per thread, then float64 partial sums) give the scalings
+    of the same steps taken densely in float64, within float32 rounding."""
+    from skalign.ot import _numba_kernels as nk
+    from skalign.ot._sinkhorn import kernel_cutoff
+
+    monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
+    rng = np.random.default_rng(8)
+    B, n, m, steps = 2, 389, 301, 7
+    K = np.exp(-20.0 * rng.random((B, n, m)))
+    a = rng.random((B, n)) + 0.5
+    a /= a.sum(1, keepdims=True)
+    b = np.full((B, m), 1.0 / m)
+    logK = torch.tensor(np.log(K), dtype=dtype)
+    P = torch.empty_like(logK)
+    tiny = torch.finfo(dtype).tiny
+    _, u0, Ptu0 = nk.rebuild(logK, torch.zeros((B, m), dtype=dtype), torch.tensor(a, dtype=dtype), P,
+                             kernel_cutoff(dtype), tiny)
+    K = P.double().numpy()  # the kernel (rows scaled by their maxima) as the solver sees it
+    u_ref = a / K.sum(2)
+    rtol = 1e-12 if dtype == torch.float64 else 2e-6
+    assert np.allclose(u0.double().numpy(), u_ref, rtol=rtol, atol=0)
+    assert np.allclose(Ptu0.numpy(), np.einsum("bij,bi->bj", K, u0.double().numpy()), rtol=rtol, atol=0)
+    u, v, stats = nk.sinkhorn_block(P, torch.tensor(a, dtype=dtype), torch.tensor(b, dtype=dtype), u0, Ptu0,
+                                    steps, tiny)
+    for _ in range(steps):
+        v_ref = b / np.einsum("bij,bi->bj", K, u_ref)
+        u_prev, Kv = u_ref, np.einsum("bij,bj->bi", K, v_ref)
+        u_ref = a / Kv
+    rtol = 1e-13 if dtype == torch.float64 else 5e-6
+    assert np.allclose(v.double().numpy(), v_ref, rtol=rtol, atol=0)
+    assert np.allclose(u.double().numpy(), u_ref, rtol=rtol, atol=0)
+    assert (stats[:, 0] == 1).all()
+    err = np.abs(u_prev * Kv - a).sum(1)
+    assert np.allclose(stats[:, 1].numpy(), err, rtol=1e-3 if dtype == torch.float32 else 1e-6, atol=1e-7)
+
+
 def test_converged_solve_equals_torch_path(monkeypatch):
     """Solving to convergence, the numba path stops at the same iteration
     with the same plan and value as the torch path, per problem of a batch
