@@ -228,17 +228,25 @@ def test_vectorised_exponential():
 
     # The kernels feed it values >= log(tiny) / 2 (about -354) or -inf.
     x = np.concatenate([-np.logspace(-30, np.log10(699), 20001), [0.0, -0.0, -np.inf]])
-    for dtype in (np.float64, np.float32):
-        v = x.astype(dtype)
+    # float32 kernels feed values >= log(tiny32) / 2 (about -44) or -inf to
+    # the float32 exponential, which is exact to -87.
+    x32 = np.concatenate([-np.logspace(-30, np.log10(87), 20001), [0.0, -0.0, -np.inf]])
+    for dtype, exp_row, xs in ((np.float64, nk._exp_row, x), (np.float32, nk._exp_row, x),
+                               (np.float32, nk._exp_row_f32, x32)):
+        v = xs.astype(dtype)
         out = v.copy()
-        nk._exp_row(out, np.empty(v.size, dtype=np.int64))
+        exp_row(out, np.empty(v.size, dtype=np.int64))
         ref = np.exp(v.astype(np.float64))
         eps = np.finfo(dtype).eps
         if dtype == np.float32:
             ref = ref.astype(np.float32).astype(np.float64)
         keep = ref > np.finfo(dtype).tiny
+        assert keep.sum() > 15000
         assert np.all(np.abs(out[keep] - ref[keep]) <= 2 * eps * ref[keep])
-        assert out[-1] == 0.0 and out[-3] == 1.0
+        assert out[-1] == 0.0 and out[-3] == 1.0 and out[-2] == 1.0
+    out = np.array([-87.5, -100.0, -1e30], dtype=np.float32)
+    nk._exp_row_f32(out, np.empty(3, dtype=np.int64))
+    assert (out == 0).all()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
