@@ -10,7 +10,7 @@ import torch
 from ._fgw import check_solver_options, fgw_solve
 from ._priors import temporal_prior_batch
 from ._result import OTResult
-from ._validation import Problem, finish, prepare
+from ._validation import Problem, check_lambda, finish, prepare
 
 __all__ = ["vaot", "decode_matches", "VIRTUAL_RULES"]
 
@@ -85,6 +85,7 @@ def vaot(
     rho: float = 0.35,
     zeta: float = 0.5,
     virtual: str | None = "cost",
+    lambda_y: float | None = None,
     mask_x: Any = None,
     mask_y: Any = None,
     max_iter: int = 25,
@@ -141,6 +142,15 @@ def vaot(
         (``"threshold"``).
     virtual : {"cost", "threshold"} or None, default="cost"
         Rule for the virtual frame, see above.
+    lambda_y : float or None, default=None
+        None (the paper) keeps the second video's marginal uniform: every
+        frame of it receives the same mass. A positive value replaces that
+        constraint with the penalty ``lambda_y KL(T^T 1 || b)``
+        (semi-relaxed transport; the first video stays balanced, so each of
+        its frames is still matched). A phase that lasts longer in the first
+        video than in the second then maps onto that phase instead of
+        spilling into its neighbours; smaller values relax more. With the
+        cost rule the virtual column is relaxed too.
     mask_x, mask_y : array-like of bool, default=None
         Valid frames of padded videos (a prefix of each row); the radius and
         the temporal prior use each video's own length.
@@ -183,9 +193,10 @@ def vaot(
         raise ValueError(f"zeta must be a finite number, got {zeta!r}.")
     if virtual not in VIRTUAL_RULES and virtual is not None:
         raise ValueError(f"virtual must be one of {VIRTUAL_RULES} or None, got {virtual!r}.")
+    lambda_y = check_lambda(lambda_y, "lambda_y")
     solve = dict(
         alpha=alpha, radius=radius, epsilon=epsilon, prior_x="band", prior_y="complement_band",
-        lambda_x=None, lambda_y=None, a=None, b=None, max_iter=max_iter, tol=tol,
+        lambda_x=None, lambda_y=lambda_y, a=None, b=None, max_iter=max_iter, tol=tol,
         inner_max_iter=inner_max_iter, inner_tol=inner_tol, step_size=step_size, convention=convention,
     )
     if virtual == "cost":

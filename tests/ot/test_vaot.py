@@ -29,6 +29,69 @@ def test_cost_rule_equals_dense_oracle(oracle):
     np.testing.assert_allclose(res.plan.sum(0), 1 / (m + 1), atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:If reg_type = entropy")
+def test_semi_relaxed_without_gw_equals_pot():
+    """lambda_y alone (alpha=0): entropic OT with the first marginal exact
+    and the second KL-penalised, as POT's unbalanced Sinkhorn with
+    reg_m=(inf, lambda_y)."""
+    ot = pytest.importorskip("ot")
+    C = _cost(14, 11, seed=6)
+    n, m = C.shape
+    res = vaot(C, epsilon=0.1, alpha=0.0, rho=0.35, virtual=None, lambda_y=0.3, max_iter=1,
+               inner_max_iter=5000, inner_tol=1e-14)
+    ref = ot.unbalanced.sinkhorn_unbalanced(np.full(n, 1 / n), np.full(m, 1 / m), C + 0.35 * temporal_prior(n, m),
+                                            0.1, (float("inf"), 0.3), method="sinkhorn_stabilized",
+                                            numItermax=100000, stopThr=1e-15, reg_type="entropy")
+    np.testing.assert_allclose(res.plan, ref, atol=1e-10)
+    np.testing.assert_allclose(res.plan.sum(1), 1 / n, atol=1e-12)
+    assert np.abs(res.plan.sum(0) - 1 / m).max() > 1e-3  # the second side is free
+
+
+@pytest.mark.filterwarnings("ignore:If reg_type = entropy")
+def test_semi_relaxed_cost_rule_equals_dense_oracle():
+    """With the GW term and the virtual frame: each outer iteration is the
+    semi-relaxed entropic problem of the linearised cost (POT's unbalanced
+    Sinkhorn, reg_m=(inf, lambda_y)) on the augmented problem."""
+    ot = pytest.importorskip("ot")
+    C = _cost(12, 15, seed=2)
+    n, m = C.shape
+    aug = np.full((n + 1, m + 1), 0.5)
+    aug[:n, :m] = C + 0.35 * temporal_prior(n, m)
+    Cx = np.zeros((n + 1, n + 1))
+    Cx[:n, :n] = prior_matrix("band", n, 0.2)
+    Cy = np.zeros((m + 1, m + 1))
+    Cy[:m, :m] = prior_matrix("complement_band", m, 0.2)
+    a, b = np.full(n + 1, 1 / (n + 1)), np.full(m + 1, 1 / (m + 1))
+    T = np.outer(a, b)
+    for _ in range(8):
+        grad = 0.7 * aug + 2 * 0.3 * Cx @ T @ Cy
+        T = ot.unbalanced.sinkhorn_unbalanced(a, b, grad, 0.1, (float("inf"), 0.2), method="sinkhorn_stabilized",
+                                              numItermax=100000, stopThr=1e-15, reg_type="entropy")
+    res = vaot(C, epsilon=0.1, radius=0.2, lambda_y=0.2, max_iter=8, tol=1e-30, inner_max_iter=5000,
+               inner_tol=1e-14)
+    np.testing.assert_allclose(res.plan, T, atol=1e-9)
+    np.testing.assert_allclose(res.plan.sum(1), a, atol=1e-12)
+
+
+def test_semi_relaxed_follows_a_longer_phase():
+    """Two phases, 10 + 10 frames against 4 + 16, with the temporal prior.
+    Balanced, the first phase of the second video takes the mass of 4
+    frames, so 6 of the first 10 frames land in the second phase (by hand:
+    14 of 20 right). With the second marginal relaxed every frame keeps its
+    phase."""
+    la = np.repeat([0, 1], [10, 10])
+    lb = np.repeat([0, 1], [4, 16])
+    C = (la[:, None] != lb[None, :]).astype(float)
+
+    def right(plan):
+        return (lb[decode_matches(plan, virtual=False)] == la).mean()
+
+    balanced = vaot(C, epsilon=0.05, virtual=None).plan
+    relaxed = vaot(C, epsilon=0.05, virtual=None, lambda_y=0.1).plan
+    assert right(balanced) == 0.7
+    assert right(relaxed) == 1.0
+
+
 @pytest.mark.parametrize("backend", ["torch", "numba"])
 @pytest.mark.parametrize("virtual", ["cost", None])
 def test_value_is_the_objective_of_the_plan(backend, virtual, monkeypatch):
@@ -118,7 +181,7 @@ def test_decode_matches_batched_torch():
 
 
 @pytest.mark.parametrize("kwargs, match", [(dict(rho=-1.0), "rho"), (dict(zeta=np.nan), "zeta"),
-                                           (dict(virtual="frame"), "virtual")])
+                                           (dict(virtual="frame"), "virtual"), (dict(lambda_y=0.0), "lambda_y")])
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         vaot(np.ones((3, 4)), epsilon=0.1, **kwargs)
