@@ -81,6 +81,7 @@ def _vaot_align(est: VideoAligner, emb_a: np.ndarray, emb_b: np.ndarray) -> Alig
         emb_a, emb_b, epsilon=float(est.align_epsilon), virtual=est.virtual,
         alpha=float(est.alpha), radius=float(est.radius), rho=float(est.rho),
         zeta=float(est.zeta), max_iter=int(est.max_iter),
+        lambda_y=None if est.align_lambda is None else float(est.align_lambda),
     )
 
 
@@ -326,6 +327,11 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         Entropic regularisation of the pseudo-labels during training (vaot).
     align_epsilon : float, default=0.04
         Entropic regularisation in ``align`` (vaot).
+    align_lambda : float or None, default=None
+        Relaxes the second video's marginal in ``align`` (vaot; ``lambda_y`` of
+        :func:`skalign.ot.vaot`): None keeps the paper's balanced problem;
+        a value such as 0.1 lets a phase that lasts longer in the first
+        video keep its frames matched to that phase.
     temperature : float, default=0.1
         Softmax temperature: of Eq. 5 (vaot), :math:`\beta` of the
         contrastive cost (gta, Eq. 8), :math:`\tau` of Eq. 7 (lac; the
@@ -479,6 +485,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         "zeta": [Interval(Real, None, None, closed="neither")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "align_epsilon": [Interval(Real, 0, None, closed="neither")],
+        "align_lambda": [Interval(Real, 0, None, closed="neither"), None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "virtual": [StrOptions(set(VIRTUAL_RULES)), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -514,6 +521,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         zeta: float = 0.5,
         epsilon: float = 0.07,
         align_epsilon: float = 0.04,
+        align_lambda: float | None = None,
         temperature: float = 0.1,
         virtual: str | None = "cost",
         max_iter: int = 25,
@@ -555,6 +563,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         self.zeta = zeta
         self.epsilon = epsilon
         self.align_epsilon = align_epsilon
+        self.align_lambda = align_lambda
         self.temperature = temperature
         self.virtual = virtual
         self.max_iter = max_iter

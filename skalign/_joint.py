@@ -70,6 +70,11 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         Entropic regularisation of the alignment pseudo-labels.
     align_epsilon : float, default=0.04
         Entropic regularisation in ``align``.
+    align_lambda : float or None, default=None
+        Relaxes the second video's marginal in ``align`` (``lambda_y`` of
+        :func:`skalign.ot.vaot`): None keeps the paper's balanced problem;
+        a value such as 0.1 lets a phase that lasts longer in the first
+        video keep its frames matched to that phase.
     zeta : float, default=0.5
         Cost of (or threshold for) the virtual frame.
     virtual : {"cost", "threshold"} or None, default="cost"
@@ -163,6 +168,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         "vaot_rho": [Interval(Real, 0, None, closed="left")],
         "vaot_epsilon": [Interval(Real, 0, None, closed="neither")],
         "align_epsilon": [Interval(Real, 0, None, closed="neither")],
+        "align_lambda": [Interval(Real, 0, None, closed="neither"), None],
         "zeta": [Interval(Real, None, None, closed="neither")],
         "virtual": [StrOptions(set(VIRTUAL_RULES)), None],
         "targets": [StrOptions(set(VAOT_TARGETS))],
@@ -191,6 +197,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         vaot_rho: float = 0.35,
         vaot_epsilon: float = 0.07,
         align_epsilon: float = 0.04,
+        align_lambda: float | None = None,
         zeta: float = 0.5,
         virtual: str | None = "cost",
         targets: str = "paper",
@@ -225,6 +232,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         self.vaot_rho = vaot_rho
         self.vaot_epsilon = vaot_epsilon
         self.align_epsilon = align_epsilon
+        self.align_lambda = align_lambda
         self.zeta = zeta
         self.virtual = virtual
         self.targets = targets
@@ -270,6 +278,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
             emb_a, emb_b, epsilon=float(self.align_epsilon), virtual=self.virtual,
             alpha=float(self.vaot_alpha), radius=float(self.vaot_radius),
             rho=float(self.vaot_rho), zeta=float(self.zeta), max_iter=int(self.max_iter),
+            lambda_y=None if self.align_lambda is None else float(self.align_lambda),
         )
 
     def fit(self, videos: Any, y: Any = None) -> JointAlignSegment:

@@ -178,6 +178,12 @@ def test_align_equals_vaot_on_the_embeddings(fitted, videos):
     pairs = fitted.align([videos[0], videos[2]], [videos[1], videos[3]])
     assert len(pairs) == 2
     np.testing.assert_array_equal(pairs[0].matches, res.matches)
+    # align_lambda relaxes the second video's marginal: vaot's lambda_y.
+    relaxed = copy.deepcopy(fitted).set_params(align_lambda=0.1).align(videos[0], videos[1])
+    plan = vaot(cost, epsilon=0.04, alpha=0.3, radius=0.02, rho=0.35, zeta=0.5, lambda_y=0.1).plan
+    np.testing.assert_allclose(relaxed.plan, plan, atol=1e-12)
+    np.testing.assert_allclose(relaxed.plan.sum(1), 1 / (n + 1), atol=1e-9)
+    assert np.abs(relaxed.plan.sum(0) - 1 / (m + 1)).max() > 1e-4
 
 
 def test_align_without_virtual_frame_matches_every_frame(videos):
@@ -288,6 +294,8 @@ def test_parameter_errors_name_the_parameter(videos):
         VideoAligner(lr=0.0).fit(videos)
     with pytest.raises(ValueError, match="'virtual' parameter"):
         VideoAligner(virtual="always").fit(videos)
+    with pytest.raises(ValueError, match="'align_lambda' parameter"):
+        VideoAligner(align_lambda=0.0).fit(videos)
     with pytest.raises(ValueError, match="'encoder' parameter"):
         VideoAligner(encoder="resnet").fit(videos)
     with pytest.raises(ValueError, match="encoder='conv' embeds RGB frames"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import numpy as np
@@ -108,6 +109,11 @@ def test_align_predict_score(fitted, data):
     assert isinstance(res, Alignment)
     np.testing.assert_allclose(res.plan, plan, rtol=1e-5, atol=1e-8)
     np.testing.assert_array_equal(res.matches, decode_matches(plan))
+    relaxed = vaot(1.0 - a.astype(np.float64) @ b.T.astype(np.float64), epsilon=0.04, virtual="cost",
+                   alpha=0.3, radius=0.02, rho=0.35, zeta=0.5, lambda_y=0.1).plan
+    got = copy.deepcopy(fitted).set_params(align_lambda=0.1).align(videos[0], videos[1])
+    np.testing.assert_allclose(got.plan, relaxed, rtol=1e-5, atol=1e-8)
+    assert np.abs(relaxed - plan).max() > 1e-4
     pred = fitted.predict(videos)
     assert [len(p) for p in pred] == [len(v) for v in videos]
     assert fitted.score(videos, labels) == pytest.approx(mof(pred, labels))
