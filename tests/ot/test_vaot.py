@@ -10,17 +10,25 @@ def _cost(n=16, m=20, seed=0):
     return rng.random((n, m))
 
 
+def _dense_augmented(C, *, zeta, rho, radius):
+    """The cost-rule problem densely: cost C + rho R with a virtual row and
+    column of cost zeta, and the priors on the real frames only."""
+    n, m = C.shape
+    aug = np.full((n + 1, m + 1), float(zeta))
+    aug[:n, :m] = C + rho * temporal_prior(n, m)
+    Cx = np.zeros((n + 1, n + 1))
+    Cx[:n, :n] = prior_matrix("band", n, radius)
+    Cy = np.zeros((m + 1, m + 1))
+    Cy[:m, :m] = prior_matrix("complement_band", m, radius)
+    return aug, Cx, Cy
+
+
 def test_cost_rule_equals_dense_oracle(oracle):
     # The augmented problem: cost C + rho R with a virtual row and column of
     # cost zeta, uniform marginals over N+1 and M+1, priors on real frames.
     C = _cost()
     n, m = C.shape
-    aug = np.full((n + 1, m + 1), 0.5)
-    aug[:n, :m] = C + 0.35 * temporal_prior(n, m)
-    Cx = np.zeros((n + 1, n + 1))
-    Cx[:n, :n] = prior_matrix("band", n, 0.2)
-    Cy = np.zeros((m + 1, m + 1))
-    Cy[:m, :m] = prior_matrix("complement_band", m, 0.2)
+    aug, Cx, Cy = _dense_augmented(C, zeta=0.5, rho=0.35, radius=0.2)
     ref = oracle.fgw_pgd(aug, Cx, Cy, alpha=0.3, epsilon=0.1, n_outer=10)
     res = vaot(C, epsilon=0.1, radius=0.2, max_iter=10, tol=1e-30, inner_max_iter=5000, inner_tol=1e-14)
     assert res.plan.shape == (n + 1, m + 1)
@@ -55,12 +63,7 @@ def test_semi_relaxed_cost_rule_equals_dense_oracle():
     ot = pytest.importorskip("ot")
     C = _cost(12, 15, seed=2)
     n, m = C.shape
-    aug = np.full((n + 1, m + 1), 0.5)
-    aug[:n, :m] = C + 0.35 * temporal_prior(n, m)
-    Cx = np.zeros((n + 1, n + 1))
-    Cx[:n, :n] = prior_matrix("band", n, 0.2)
-    Cy = np.zeros((m + 1, m + 1))
-    Cy[:m, :m] = prior_matrix("complement_band", m, 0.2)
+    aug, Cx, Cy = _dense_augmented(C, zeta=0.5, rho=0.35, radius=0.2)
     a, b = np.full(n + 1, 1 / (n + 1)), np.full(m + 1, 1 / (m + 1))
     T = np.outer(a, b)
     for _ in range(8):
