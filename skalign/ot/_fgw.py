@@ -136,6 +136,11 @@ def fgw_solve(
     balanced = lambda_x is None and lambda_y is None
     kappa_x = 1.0 if lambda_x is None else lambda_x / (lambda_x + epsilon)
     kappa_y = 1.0 if lambda_y is None else lambda_y / (lambda_y + epsilon)
+    if virtual and lambda_y is not None:
+        # The virtual column keeps its mass (that of one frame); only the
+        # real frames of the second video are relaxed.
+        kappa_y = torch.full((1, C.shape[2]), kappa_y, dtype=dtype, device=device)
+        kappa_y[:, -1] = 1.0
 
     G = torch.empty_like(C)
 
@@ -307,7 +312,8 @@ def fgw_solve(
     if lambda_x is not None:
         value = value + lambda_x * _kl(T.sum(2), wa)
     if lambda_y is not None:
-        value = value + lambda_y * _kl(T.sum(1), wb)
+        last = -1 if virtual else None  # the virtual column's mass is fixed
+        value = value + lambda_y * _kl(T.sum(1)[:, :last], wb[:, :last])
     return T, value, n_iter, converged
 
 

@@ -39,7 +39,7 @@ def log_sinkhorn(
     beta: torch.Tensor,
     *,
     kappa_x: float,
-    kappa_y: float,
+    kappa_y: float | torch.Tensor,
     max_iter: int,
     tol: float,
     active: torch.Tensor,
@@ -48,12 +48,16 @@ def log_sinkhorn(
 
     ``kappa`` is 1 for a balanced side, ``lambda / (lambda + epsilon)`` for a
     side with a KL penalty of weight ``lambda`` (Chizat et al., 2018), and 0
-    for a free side (no constraint, potential kept at 0). Balanced rows stop
-    on the L1 error of the row marginals; otherwise on the largest change of
-    a potential.
+    for a free side (no constraint, potential kept at 0). ``kappa_y`` may
+    also be a tensor broadcastable to ``b``: one value per column (1 for the
+    columns whose mass is fixed). Balanced rows stop on the L1 error of the
+    row marginals; otherwise on the largest change of a potential.
 
     Returns ``alpha, beta, n_iter, converged``.
     """
+    if isinstance(kappa_y, torch.Tensor) and bool((kappa_y == 1.0).all()):
+        kappa_y = 1.0
+    balanced = kappa_x == 1.0 and not isinstance(kappa_y, torch.Tensor) and kappa_y == 1.0
     B = logK.shape[0]
     log_a, log_b = torch.log(a), torch.log(b)
     valid_x, valid_y = a > 0, b > 0
@@ -65,7 +69,7 @@ def log_sinkhorn(
         if not bool(act.any()):
             break
         lse_row = torch.logsumexp(logK + beta[:, None, :], dim=2)
-        if kappa_x == 1.0 and kappa_y == 1.0:
+        if balanced:
             row = torch.exp(alpha + lse_row)
             err = torch.where(valid_x, (row - a).abs(), torch.zeros_like(a)).sum(1)
             done = act & (err <= tol) & (n_iter > 0)
@@ -74,9 +78,12 @@ def log_sinkhorn(
         new_alpha = kappa_x * (log_a - lse_row) if kappa_x > 0 else torch.zeros_like(alpha)
         new_alpha = torch.where(valid_x, new_alpha, neg_inf)
         lse_col = torch.logsumexp(logK + new_alpha[:, :, None], dim=1)
-        new_beta = kappa_y * (log_b - lse_col) if kappa_y > 0 else torch.zeros_like(beta)
+        if isinstance(kappa_y, torch.Tensor) or kappa_y > 0:
+            new_beta = kappa_y * (log_b - lse_col)
+        else:
+            new_beta = torch.zeros_like(beta)
         new_beta = torch.where(valid_y, new_beta, neg_inf)
-        if not (kappa_x == 1.0 and kappa_y == 1.0):
+        if not balanced:
             da = torch.where(valid_x, (new_alpha - alpha).abs(), torch.zeros_like(a)).amax(1)
             db = torch.where(valid_y, (new_beta - beta).abs(), torch.zeros_like(b)).amax(1)
             done = act & (torch.maximum(da, db) <= tol)
@@ -84,7 +91,7 @@ def log_sinkhorn(
         alpha = torch.where(act[:, None], new_alpha, alpha)
         beta = torch.where(act[:, None], new_beta, beta)
         n_iter += act.long()
-        if not (kappa_x == 1.0 and kappa_y == 1.0):
+        if not balanced:
             act &= ~done
     return alpha, beta, n_iter, converged
 

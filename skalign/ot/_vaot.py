@@ -123,12 +123,7 @@ def vaot(
     M + 1), so it takes few frames when plans are sharp; the threshold rule
     depends on how diffuse rows are. Neither recovered much background in
     that benchmark (recall <= 0.02); the cost rule is the default because it
-    is what the authors trained with. With ``lambda_y`` set, the virtual
-    column's mass is free too, and ``zeta`` acts as a cost threshold: frames
-    whose best match costs more than about ``zeta`` go to the virtual frame.
-    There, ``virtual="cost", zeta=0.3, lambda_y=0.1`` recovered 70% of the
-    background frames at a precision of 0.85, and raised the alignment
-    accuracy from 0.55 to 0.90.
+    is what the authors trained with.
 
     Parameters
     ----------
@@ -155,7 +150,9 @@ def vaot(
         its frames is still matched). A phase that lasts longer in the first
         video than in the second then maps onto that phase instead of
         spilling into its neighbours; smaller values relax more. With the
-        cost rule the virtual column is relaxed too.
+        cost rule the virtual column keeps its mass (that of one frame):
+        only the real frames are relaxed. Needs ``step_size=None`` with
+        the cost rule.
     mask_x, mask_y : array-like of bool, default=None
         Valid frames of padded videos (a prefix of each row); the radius and
         the temporal prior use each video's own length.
@@ -199,6 +196,9 @@ def vaot(
     if virtual not in VIRTUAL_RULES and virtual is not None:
         raise ValueError(f"virtual must be one of {VIRTUAL_RULES} or None, got {virtual!r}.")
     lambda_y = check_lambda(lambda_y, "lambda_y")
+    if lambda_y is not None and virtual == "cost" and step_size is not None:
+        raise ValueError("lambda_y with virtual='cost' needs step_size=None (the projected gradient), "
+                         f"got step_size={step_size!r}.")
     solve = dict(
         alpha=alpha, radius=radius, epsilon=epsilon, prior_x="band", prior_y="complement_band",
         lambda_x=None, lambda_y=lambda_y, a=None, b=None, max_iter=max_iter, tol=tol,

@@ -55,25 +55,57 @@ def test_semi_relaxed_without_gw_equals_pot():
     assert np.abs(res.plan.sum(0) - 1 / m).max() > 1e-3  # the second side is free
 
 
+def _semi_relaxed_sinkhorn(grad, a, b, epsilon, kappa, n_iter=20000):
+    """Dense log-domain Sinkhorn, rows exact, column j KL-relaxed with
+    ``kappa[j] = lambda / (lambda + epsilon)`` (1: its mass is fixed)."""
+    from scipy.special import logsumexp
+
+    logK = -grad / epsilon
+    f, g = np.zeros(len(a)), np.zeros(len(b))
+    for _ in range(n_iter):
+        f = np.log(a) - logsumexp(logK + g[None, :], axis=1)
+        g_new = kappa * (np.log(b) - logsumexp(logK + f[:, None], axis=0))
+        if np.abs(g_new - g).max() < 1e-15:
+            g = g_new
+            break
+        g = g_new
+    f = np.log(a) - logsumexp(logK + g[None, :], axis=1)
+    return np.exp(logK + f[:, None] + g[None, :])
+
+
 @pytest.mark.filterwarnings("ignore:If reg_type = entropy")
 def test_semi_relaxed_cost_rule_equals_dense_oracle():
     """With the GW term and the virtual frame: each outer iteration is the
-    semi-relaxed entropic problem of the linearised cost (POT's unbalanced
-    Sinkhorn, reg_m=(inf, lambda_y)) on the augmented problem."""
+    entropic problem of the linearised cost with exact rows, relaxed real
+    columns and the virtual column's mass fixed (a dense Sinkhorn, itself
+    checked against POT's unbalanced Sinkhorn with reg_m=(inf, lambda)
+    when every column is relaxed)."""
     ot = pytest.importorskip("ot")
     C = _cost(12, 15, seed=2)
     n, m = C.shape
     aug, Cx, Cy = _dense_augmented(C, zeta=0.5, rho=0.35, radius=0.2)
     a, b = np.full(n + 1, 1 / (n + 1)), np.full(m + 1, 1 / (m + 1))
+    lam, eps = 0.2, 0.1
+    free = np.full(m + 1, lam / (lam + eps))
+    pot = ot.unbalanced.sinkhorn_unbalanced(a, b, aug, eps, (float("inf"), lam), method="sinkhorn_stabilized",
+                                            numItermax=100000, stopThr=1e-15, reg_type="entropy")
+    np.testing.assert_allclose(_semi_relaxed_sinkhorn(aug, a, b, eps, free), pot, atol=1e-12)
+    kappa = free.copy()
+    kappa[-1] = 1.0
     T = np.outer(a, b)
     for _ in range(8):
-        grad = 0.7 * aug + 2 * 0.3 * Cx @ T @ Cy
-        T = ot.unbalanced.sinkhorn_unbalanced(a, b, grad, 0.1, (float("inf"), 0.2), method="sinkhorn_stabilized",
-                                              numItermax=100000, stopThr=1e-15, reg_type="entropy")
-    res = vaot(C, epsilon=0.1, radius=0.2, lambda_y=0.2, max_iter=8, tol=1e-30, inner_max_iter=5000,
+        T = _semi_relaxed_sinkhorn(0.7 * aug + 2 * 0.3 * Cx @ T @ Cy, a, b, eps, kappa)
+    res = vaot(C, epsilon=eps, radius=0.2, lambda_y=lam, max_iter=8, tol=1e-30, inner_max_iter=5000,
                inner_tol=1e-14)
     np.testing.assert_allclose(res.plan, T, atol=1e-9)
     np.testing.assert_allclose(res.plan.sum(1), a, atol=1e-12)
+    assert res.plan[:, -1].sum() == pytest.approx(1 / (m + 1), abs=1e-12)
+    assert np.abs(res.plan[:, :-1].sum(0) - 1 / (m + 1)).max() > 1e-3
+    # The value: (1 - alpha) <C', T> + alpha <Cx T Cy, T> + lambda KL over the real columns.
+    q = res.plan[:, :-1].sum(0)
+    kl = (q * np.log(q / b[:-1]) - q + b[:-1]).sum()
+    expect = 0.7 * (aug * res.plan).sum() + 0.3 * (Cx @ res.plan @ Cy * res.plan).sum() + lam * kl
+    assert float(res.value) == pytest.approx(expect, rel=1e-10)
 
 
 def test_semi_relaxed_follows_a_longer_phase():
@@ -184,7 +216,8 @@ def test_decode_matches_batched_torch():
 
 
 @pytest.mark.parametrize("kwargs, match", [(dict(rho=-1.0), "rho"), (dict(zeta=np.nan), "zeta"),
-                                           (dict(virtual="frame"), "virtual"), (dict(lambda_y=0.0), "lambda_y")])
+                                           (dict(virtual="frame"), "virtual"), (dict(lambda_y=0.0), "lambda_y"),
+                                           (dict(lambda_y=0.1, step_size="auto"), "step_size")])
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         vaot(np.ones((3, 4)), epsilon=0.1, **kwargs)
