@@ -10,6 +10,7 @@ gradients are averaged across ranks at every step.
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import os
 from collections.abc import Mapping
@@ -122,7 +123,18 @@ def init_distributed(device: torch.device) -> DistributedEnv:
         kwargs["device_id"] = device
     dist.init_process_group(backend=backend, init_method="env://",
                             rank=env.rank, world_size=env.world_size, **kwargs)
+    # The group stays up for later fits in this process; it is taken down
+    # before the interpreter exits, since a gloo group left to the
+    # interpreter's final teardown can abort the process ("terminate called
+    # without an active exception").
+    atexit.register(_destroy_at_exit)
     return env
+
+
+def _destroy_at_exit() -> None:
+    """Destroy the default process group if it is still up (at exit)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def broadcast_int(value: int, device: torch.device) -> int:
