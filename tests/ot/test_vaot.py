@@ -187,7 +187,8 @@ def test_threshold_rule_by_hand():
     assert (decode_matches(res.plan)[out_x] == -1).all()
 
 
-def test_padded_batch_equals_alone():
+@pytest.mark.parametrize("lambda_y", [None, 0.2])
+def test_padded_batch_equals_alone(lambda_y):
     costs = [_cost(16, 20, 3), _cost(9, 20, 4), _cost(16, 11, 5)]
     padded = np.zeros((3, 16, 20))
     mx, my = np.zeros((3, 16), bool), np.zeros((3, 20), bool)
@@ -195,9 +196,10 @@ def test_padded_batch_equals_alone():
         padded[k, : c.shape[0], : c.shape[1]] = c
         mx[k, : c.shape[0]] = True
         my[k, : c.shape[1]] = True
-    res = vaot(padded, epsilon=0.05, radius=0.1, mask_x=mx, mask_y=my)
+    res = vaot(padded, epsilon=0.05, radius=0.1, mask_x=mx, mask_y=my, lambda_y=lambda_y)
     for k, c in enumerate(costs):
-        alone = vaot(c, epsilon=0.05, radius=0.1)
+        alone = vaot(c, epsilon=0.05, radius=0.1, lambda_y=lambda_y)
+        assert float(res.value[k]) == pytest.approx(float(alone.value), rel=1e-10)
         n, m = c.shape
         np.testing.assert_allclose(res.plan[k, :n, :m], alone.plan[:n, :m], atol=1e-12)
         np.testing.assert_allclose(res.plan[k, :n, 20], alone.plan[:n, m], atol=1e-12)
