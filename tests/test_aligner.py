@@ -13,7 +13,7 @@ from scipy.spatial.distance import cdist
 from scipy.stats import kendalltau
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -21,7 +21,7 @@ from skalign import Alignment, VideoAligner
 from skalign.datasets import make_process_videos
 from skalign.encoders import MLPEncoder, MobileNetV2Backbone, TemporalEmbedder
 from skalign.io import VideoCollection, write_features, write_video
-from skalign.metrics import kendalls_tau_scorer, phase_classification_accuracy
+from skalign.metrics import alignment_accuracy_scorer, kendalls_tau_scorer, phase_classification_accuracy
 from skalign.ot import decode_matches, vaot
 
 FAST = dict(embedding_dim=8, max_epochs=2, n_frames=8, batch_size=2, device="cpu")
@@ -229,6 +229,22 @@ def test_grid_search_over_rho_zeta_alpha(videos):
                 if p["zeta"] == 0.5 and p["alpha"] == 0.3}
     got = dict(zip(plain.cv_results_["param_rho"], plain.cv_results_["mean_test_score"]))
     assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_grid_search_over_align_lambda_with_alignment_accuracy(videos):
+    """align_lambda only changes align: alignment_accuracy_scorer tunes it,
+    and each candidate's score is that of the same fitted model."""
+    labels = make_process_videos(6, 3, n_frames=(20, 30), n_features=8, random_state=0)[1]
+    est = VideoAligner(random_state=0, **{**FAST, "max_epochs": 1})
+    search = GridSearchCV(est, {"align_lambda": [None, 0.1]}, scoring=alignment_accuracy_scorer,
+                          cv=2, error_score="raise").fit(videos, labels)
+    scores = search.cv_results_["split0_test_score"]
+    assert np.all((scores >= 0) & (scores <= 1))
+    fold = list(KFold(2).split(videos))[0]
+    model = clone(est).fit([videos[i] for i in fold[0]])
+    test_v, test_l = [videos[i] for i in fold[1]], [labels[i] for i in fold[1]]
+    for lam, got in zip((None, 0.1), scores):
+        assert got == pytest.approx(alignment_accuracy_scorer(model.set_params(align_lambda=lam), test_v, test_l))
 
 
 def standardise(videos):

@@ -31,6 +31,7 @@ from ._alignment import (
     phase_progression,
 )
 from ._scorers import (
+    alignment_accuracy_scorer,
     ap_scorer,
     f1_scorer,
     get_scorer,
@@ -63,6 +64,7 @@ __all__ = [
     "phase_classification_scorer",
     "progression_scorer",
     "ap_scorer",
+    "alignment_accuracy_scorer",
     "mof_scorer",
     "f1_scorer",
     "miou_scorer",

@@ -5,6 +5,7 @@ compares by its parameters, and is passed as it is to
 ``GridSearchCV(scoring=...)`` or ``cross_val_score(scoring=...)``; no
 ``make_scorer`` is needed. Alignment scorers call ``estimator.transform``
 (a list of videos in, a list of ``(n_frames, d)`` embeddings out);
+the alignment-accuracy scorer calls ``estimator.align`` on pairs of videos;
 segmentation scorers call ``estimator.predict`` (a list of per-frame int
 arrays out). Higher is better for all of them.
 """
@@ -16,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._alignment import (
+    alignment_accuracy,
     average_precision_at_k,
     kendalls_tau,
     phase_classification_accuracy,
@@ -29,6 +31,7 @@ __all__ = [
     "phase_classification_scorer",
     "progression_scorer",
     "ap_scorer",
+    "alignment_accuracy_scorer",
     "mof_scorer",
     "f1_scorer",
     "miou_scorer",
@@ -306,6 +309,61 @@ class _APScorer(_Scorer):
         return average_precision_at_k(emb, labels, k=(self.k,), metric=self.metric)[self.k]
 
 
+class _AlignmentAccuracyScorer(_Scorer):
+    """Mean alignment accuracy of an estimator's ``align`` over the ordered
+    pairs of the scored videos.
+
+    ``scorer(estimator, videos, y)`` calls ``estimator.align(a, b)`` for
+    every ordered pair ``(a, b)`` of distinct scored videos (one call, with
+    two lists) and returns the mean of
+    :func:`~skalign.metrics.alignment_accuracy` of the matches. It scores
+    the alignment itself, so it is the scorer that tunes what only
+    ``align`` uses (``align_lambda``, ``align_epsilon``, ``zeta``).
+    Needs ``y`` and at least two videos.
+
+    Parameters
+    ----------
+    background : {"unmatched", "ignore"}, default="unmatched"
+        How frames labelled -1 are scored (see
+        :func:`~skalign.metrics.alignment_accuracy`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skalign.metrics import alignment_accuracy_scorer
+    >>> class Identity:
+    ...     def align(self, a, b):
+    ...         return [np.arange(len(x)) for x in a]
+    >>> y = [np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])]
+    >>> alignment_accuracy_scorer(Identity(), [np.zeros((4, 2)), np.zeros((4, 2))], y)
+    0.75
+    """
+
+    _name = "alignment_accuracy"
+    _params = ("background",)
+
+    def __init__(self, *, background: str = "unmatched"):
+        if background not in ("unmatched", "ignore"):
+            raise ValueError(f"background must be 'unmatched' or 'ignore', got {background!r}.")
+        self.background = background
+
+    def __call__(self, estimator: Any, videos: Any, y: Any = None) -> float:
+        labels = _require_y(y, "alignment_accuracy_scorer")
+        videos = check_video_list(videos, "videos")
+        if len(videos) < 2:
+            raise ValueError(
+                f"alignment_accuracy_scorer needs at least 2 videos to align; got {len(videos)}. "
+                "Use fewer cross-validation folds."
+            )
+        if len(labels) != len(videos):
+            raise ValueError(f"y holds {len(labels)} label arrays for {len(videos)} videos.")
+        pairs = [(i, j) for i in range(len(videos)) for j in range(len(videos)) if i != j]
+        results = estimator.align([videos[i] for i, _ in pairs], [videos[j] for _, j in pairs])
+        scores = [alignment_accuracy(res, labels[i], labels[j], background=self.background)
+                  for res, (i, j) in zip(results, pairs)]
+        return float(np.mean(scores))
+
+
 class _SegmentationScorer(_Scorer):
     """Shared parameters of the segmentation scorers."""
 
@@ -449,6 +507,7 @@ _SCORERS: dict[str, type[_Scorer]] = {
         _PhaseClassificationScorer,
         _ProgressionScorer,
         _APScorer,
+        _AlignmentAccuracyScorer,
         _MoFScorer,
         _F1Scorer,
         _MIoUScorer,
@@ -465,6 +524,8 @@ phase_classification_scorer = _PhaseClassificationScorer()
 progression_scorer = _ProgressionScorer()
 #: AP@10 of frame retrieval across the scored videos.
 ap_scorer = _APScorer()
+#: Mean alignment accuracy of ``estimator.align`` over ordered pairs of videos.
+alignment_accuracy_scorer = _AlignmentAccuracyScorer()
 #: MoF of ``estimator.predict(videos)`` after per-video Hungarian matching.
 mof_scorer = _MoFScorer()
 #: Segmental F1@50 after per-video Hungarian matching.
@@ -490,6 +551,8 @@ def get_scorer(name: str, **params: Any) -> Callable[..., float]:
     ``"progression"``           ``transform``; needs ``y``   ``regressor`` (None:
                                                              LinearRegression)
     ``"ap"``                    ``transform``; needs ``y``   ``k`` (10), ``metric``
+    ``"alignment_accuracy"``    ``align``; needs ``y``       ``background``
+                                                             ("unmatched")
     ``"mof"``                   ``predict``; needs ``y``     ``per_video`` (True),
                                                              ``exclude`` (None),
                                                              ``average`` ("dataset")

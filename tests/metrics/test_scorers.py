@@ -12,6 +12,8 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neighbors import KNeighborsClassifier
 
 from skalign.metrics import (
+    alignment_accuracy,
+    alignment_accuracy_scorer,
     ap_scorer,
     f1_scorer,
     get_scorer,
@@ -24,7 +26,8 @@ from skalign.metrics import (
     progression_scorer,
 )
 
-SCORER_NAMES = ["kendalls_tau", "phase_classification", "progression", "ap", "mof", "f1", "miou"]
+SCORER_NAMES = ["kendalls_tau", "phase_classification", "progression", "ap", "alignment_accuracy", "mof", "f1",
+                "miou"]
 
 
 class NoisyEmbedder(BaseEstimator):
@@ -47,6 +50,17 @@ class NoisyEmbedder(BaseEstimator):
             v = np.asarray(v, dtype=float)
             rng = np.random.default_rng(zlib.crc32(v.tobytes()))
             out.append(v + self.noise * rng.standard_normal(v.shape))
+        return out
+
+
+class NoisyAligner(NoisyEmbedder):
+    """Test aligner: each frame of ``a`` to its nearest frame of ``b`` in the
+    noisy embedding (lists of videos, aligned pairwise)."""
+
+    def align(self, a, b):
+        out = []
+        for ea, eb in zip(self.transform(a), self.transform(b)):
+            out.append(((ea[:, None, :] - eb[None, :, :]) ** 2).sum(-1).argmin(1))
         return out
 
 
@@ -141,6 +155,31 @@ def test_scorer_values_equal_the_metrics(process_videos, segmented_videos):
     assert mof_scorer(seg, seg_videos, seg_labels) == pytest.approx(
         mof(seg.predict(seg_videos), seg_labels)
     )
+
+
+def test_alignment_accuracy_scorer(process_videos):
+    """The mean of alignment_accuracy over the ordered pairs, computed here
+    from nearest neighbours; in GridSearchCV it picks the least noise."""
+    videos, labels = process_videos
+    est = NoisyAligner(noise=0.3)
+    emb = est.transform(videos)
+    expected = []
+    for i in range(len(videos)):
+        for j in range(len(videos)):
+            if i != j:
+                nn = ((emb[i][:, None, :] - emb[j][None, :, :]) ** 2).sum(-1).argmin(1)
+                expected.append(alignment_accuracy(nn, labels[i], labels[j]))
+    assert alignment_accuracy_scorer(est, videos, labels) == pytest.approx(np.mean(expected))
+    assert 0.5 < np.mean(expected) < 1.0
+    search = GridSearchCV(NoisyAligner(), {"noise": [2.0, 0.0, 0.5]}, scoring=alignment_accuracy_scorer,
+                          cv=KFold(3), error_score="raise").fit(videos, labels)
+    assert search.best_params_ == {"noise": 0.0}
+    with pytest.raises(ValueError, match="needs labels"):
+        alignment_accuracy_scorer(est, videos)
+    with pytest.raises(ValueError, match="at least 2 videos"):
+        alignment_accuracy_scorer(est, videos[:1], labels[:1])
+    with pytest.raises(ValueError, match="background"):
+        get_scorer("alignment_accuracy", background="skip")
 
 
 def test_phase_classification_scorer_never_scores_fitted_videos():
