@@ -32,6 +32,9 @@ __all__ = ["structured_fgw"]
 
 _CONVENTIONS = {"paper": 2.0, "authors": 1.0}
 _CHECK_EVERY = 5
+# Inner solves of at most this many Sinkhorn iterations are one block of
+# scaling_sinkhorn (its check_every), the case the fused kernels cover.
+_LEAN_SINKHORN = 10
 
 
 def _check_prior(kind: Any, name: str) -> str | None:
@@ -183,9 +186,29 @@ def fgw_solve(
     nb = nb_logk if balanced and alpha > 0 else None
     if nb is not None:
         Z = nb.complement(T, structure.z1, structure.wy[0])
+        change = torch.zeros(B, dtype=torch.float64)
+    # While every problem is active, the fused iterations run in one numba
+    # call (no Python between them); it hands back at the checks where a
+    # problem stops, at the end, or for an iteration whose Sinkhorn block
+    # needs the general loop (``blocked``), which the code below then does.
+    resume, blocked = 0, -1
     for it in range(max_iter):
+        if it < resume:
+            continue
         if not bool(active.any()):
             break
+        if nb is not None and it != blocked and inner_max_iter <= _LEAN_SINKHORN and bool(active.all()):
+            resume, status = nb.fused_iterations(
+                Z, C_scaled, G, c1, structure.wx[0], structure.wy[0], beta_warm, wa, wb, P_buf, T, active,
+                n_iter, change, it=it, max_iter=max_iter, steps=inner_max_iter, check_every=_CHECK_EVERY, tol=tol)
+            if status == 2:
+                done = active & (change <= tol)
+                converged |= done
+                active &= ~done
+            elif status == 1:
+                blocked = resume
+            if resume > it:
+                continue
         if nb is not None:
             # The Sinkhorn kernel and its first scaling in one pass; logK
             # itself is written only if the Sinkhorn solve needs it.

@@ -13,6 +13,9 @@ in fewer passes:
   ``P^T u`` in one pass over ``P`` per iteration, then their checks;
 - :func:`materialize`: the plan ``u P v`` (when it is needed) and
   ``Z = T Cy`` (running sums along each row) in one pass;
+- :func:`fused_iterations`: these three for many outer iterations in one
+  call, handing back to the solver at convergence checks a problem passes,
+  at the end, or for an iteration the general Sinkhorn loop must do;
 - :func:`fgw_logk`, :func:`rebuild`, :func:`sinkhorn_steps`,
   :func:`scale_plan`: the same steps one at a time, for the general
   Sinkhorn loop.
@@ -571,6 +574,51 @@ def _scaling_stats(u, v, u_prev, Pv, a, b, out):  # pragma: no cover - compiled
         out[bb, 1] = err
 
 
+@njit(cache=True, nogil=True)
+def _fused_iterations(Z, Cs, G, wx, c1, nch, beta_warm, wa, wb, P, m, u, Ptu, v, u_prev, Pv, stats,
+                      cutoff, tiny, single, steps, T, wy, active, change, n_iter, it, max_iter,
+                      check_every, tol):  # pragma: no cover - compiled
+    """Outer iterations ``it, it + 1, ...`` of the fused balanced FGW loop
+    (see :func:`fused_iterations`) while every problem is active. Returns
+    ``(next_it, status)``: status 1 when iteration ``next_it`` found a
+    non-finite scaling (nothing of it is kept: ``beta_warm``, ``Z``, ``T``
+    and ``n_iter`` are as before it); status 2 after the convergence check
+    of iteration ``next_it - 1`` when a problem passed it (``change <=
+    tol``) or that iteration was the last; status 0 never (the loop ends
+    with a check)."""
+    B = P.shape[0]
+    M = P.shape[2]
+    beta0 = np.empty_like(beta_warm)
+    while it < max_iter:
+        for bb in range(B):
+            for j in range(M):
+                beta0[bb, j] = beta_warm[bb, j] if wb[bb, j] > 0 else 0.0
+        _band_rows_kernel(Z, Cs, G, wx, c1, nch, beta0, P, m, cutoff, wa, u, Ptu, tiny, False, single)
+        _steps(P, wa, wb, u, v, u_prev, Pv, Ptu, steps, tiny, nch)
+        _scaling_stats(u, v, u_prev, Pv, wa, wb, stats)
+        for bb in range(B):
+            if stats[bb, 0] == 0.0:
+                return it, 1
+        for bb in range(B):
+            for j in range(M):
+                if wb[bb, j] > 0:
+                    beta_warm[bb, j] = beta0[bb, j] + np.log(v[bb, j])
+        last = it == max_iter - 1
+        check = it % check_every == check_every - 1 or last
+        before = (not last) and (it % check_every == check_every - 2 or it == max_iter - 2)
+        _materialize(P, u, v, T, Z, wy, active, check or before, True, nch, change)
+        for bb in range(B):
+            n_iter[bb] += 1
+        it += 1
+        if check:
+            if last:
+                return it, 2
+            for bb in range(B):
+                if change[bb] <= tol:
+                    return it, 2
+    return it, 0
+
+
 @njit(**_OPTS)
 def _scale_plan(P, u, v, out):  # pragma: no cover - compiled
     B, N, M = P.shape
@@ -717,6 +765,50 @@ def sinkhorn_steps(P: torch.Tensor, a: torch.Tensor, b: torch.Tensor, u: torch.T
     _steps(Pn, _np(a.contiguous()), _np(b.contiguous()), _np(u), _np(v), _np(u_prev), _np(Pv), _np(Ptu),
            int(steps), float(tiny), nch)
     return u, v, u_prev, Pv, Ptu
+
+
+def fused_iterations(Z: torch.Tensor, C_scaled: torch.Tensor, G: torch.Tensor, c1: float, wx: int, wy: int,
+                     beta_warm: torch.Tensor, a: torch.Tensor, b: torch.Tensor, P: torch.Tensor, T: torch.Tensor,
+                     active: torch.Tensor, n_iter: torch.Tensor, change: torch.Tensor, *, it: int,
+                     max_iter: int, steps: int, check_every: int, tol: float) -> tuple[int, int]:
+    """Outer iterations of the fused balanced FGW loop in one call, from
+    ``it`` on, while every problem is active; each is what the solver's
+    Python loop does with :func:`band_kernel`, :func:`sinkhorn_block` and
+    :func:`materialize` (with ``Z`` the ``Z = T Cy`` of the current plan):
+
+    - the kernel and its first scaling from ``Z`` and the warm column
+      potentials ``beta_warm`` (0 where ``b`` is 0);
+    - ``steps`` Sinkhorn iterations; on a non-finite scaling, return;
+    - ``beta_warm += log(v)`` where ``b > 0``;
+    - ``Z`` of the new plan, which is written into ``T`` (with its L1
+      change into ``change``) at the convergence checks (every
+      ``check_every`` iterations and the last) and the iterations before
+      them;
+    - ``n_iter += 1``.
+
+    ``beta_warm``, ``n_iter`` (int64) and ``change`` (float64) are updated
+    in place. Returns ``(next_it, status)`` as :func:`_fused_iterations`:
+    status 1, iteration ``next_it`` is for the general Sinkhorn loop;
+    status 2, the caller applies the check of iteration ``next_it - 1``
+    (some ``change <= tol``, or the last iteration)."""
+    _sync_threads()
+    B, N, M = P.shape
+    dtype = P.dtype
+    u = torch.empty((B, N), dtype=dtype)
+    m = torch.empty((B, N), dtype=dtype)
+    v = torch.empty((B, M), dtype=dtype)
+    u_prev = torch.empty_like(u)
+    Pv = torch.empty_like(u)
+    Ptu = torch.empty((B, M), dtype=torch.float64)
+    stats = torch.empty((B, 2), dtype=torch.float64)
+    from ._sinkhorn import kernel_cutoff
+
+    out = _fused_iterations(
+        _np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]), _np(beta_warm), _np(a.contiguous()),
+        _np(b.contiguous()), _np(P), _np(m), _np(u), _np(Ptu), _np(v), _np(u_prev), _np(Pv), _np(stats),
+        float(kernel_cutoff(dtype)), float(torch.finfo(dtype).tiny), dtype == torch.float32, int(steps), _np(T),
+        int(wy), active.numpy(), _np(change), n_iter.numpy(), int(it), int(max_iter), int(check_every), float(tol))
+    return int(out[0]), int(out[1])
 
 
 def scale_plan(P: torch.Tensor, u: torch.Tensor, v: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

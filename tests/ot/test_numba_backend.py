@@ -329,9 +329,60 @@ def test_short_solve_falls_back_to_the_general_loop(monkeypatch):
         return u, v, stats
 
     monkeypatch.setattr(nk, "sinkhorn_block", failing_block)
+    # The one-call loop hands every iteration back, as on a non-finite block.
+    monkeypatch.setattr(nk, "fused_iterations", lambda *args, it, **kwargs: (it, 1))
     got = structured_fgw(cost, **kw)
     assert len(calls) == 12
     assert (got.plan - ref.plan).abs().max() <= 1e-12 * ref.plan.abs().max()
+
+
+def test_fused_iterations_hand_back_a_non_finite_block_untouched(monkeypatch):
+    """The one-call loop returns status 1 at an iteration whose Sinkhorn
+    block is not finite, leaving the potentials, Z, the plan and the
+    iteration counts as before that iteration."""
+    from skalign.ot import _numba_kernels as nk
+
+    monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
+    rng = np.random.default_rng(4)
+    B, n, m, w = 2, 30, 26, 2
+    Z = torch.tensor(rng.random((B, n, m)) / (n * m))
+    Cs = torch.tensor(-5.0 * rng.random((B, n, m)))
+    beta = torch.tensor(rng.normal(size=(B, m)))
+    a = torch.full((B, n), 1.0 / n)
+    a[1, 3] = float("nan")  # problem 1's scalings turn non-finite
+    b = torch.full((B, m), 1.0 / m)
+    P, T, G = torch.empty(B, n, m), torch.tensor(rng.random((B, n, m))), torch.empty(B, n, m)
+    n_iter, change = torch.zeros(B, dtype=torch.long), torch.zeros(B, dtype=torch.float64)
+    before = (beta.clone(), Z.clone(), T.clone())
+    out = nk.fused_iterations(Z, Cs, G, -3.0, w, w, beta, a, b, P, T, torch.ones(B, dtype=torch.bool), n_iter,
+                              change, it=7, max_iter=20, steps=3, check_every=5, tol=1e-9)
+    assert out == (7, 1)
+    assert torch.equal(beta, before[0]) and torch.equal(Z, before[1]) and torch.equal(T, before[2])
+    assert (n_iter == 0).all()
+
+
+def test_fused_iterations_stop_at_a_passed_check(monkeypatch):
+    """With a tolerance every plan passes, the one-call loop hands back
+    after the first check (iteration 4 of 20) with the counts and the
+    changes of that check; run to the end, it hands back after the last."""
+    from skalign.ot import _numba_kernels as nk
+
+    monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
+    rng = np.random.default_rng(6)
+    B, n, m = 1, 25, 21
+    a, b = torch.full((B, n), 1.0 / n), torch.full((B, m), 1.0 / m)
+    T = a[:, :, None] * b[:, None, :]
+    Z = nk.complement(T, torch.empty(B, n, m), 2)
+    Cs = torch.tensor(-3.0 * rng.random((B, n, m)))
+    args = (Z, Cs, torch.empty(B, n, m), -2.0, 2, 2, torch.zeros(B, m), a, b, torch.empty(B, n, m), T,
+            torch.ones(B, dtype=torch.bool))
+    n_iter, change = torch.zeros(B, dtype=torch.long), torch.zeros(B, dtype=torch.float64)
+    assert nk.fused_iterations(*args, n_iter, change, it=0, max_iter=20, steps=3, check_every=5, tol=1.0) == (5, 2)
+    assert n_iter.tolist() == [5] and 0 < change.item() <= 1.0
+    np.testing.assert_allclose(T.sum((1, 2)).item(), 1.0, rtol=1e-6)
+    assert nk.fused_iterations(*args, n_iter, change, it=5, max_iter=20, steps=3, check_every=5,
+                               tol=0.0) == (20, 2)
+    assert n_iter.tolist() == [20]
 
 
 def test_general_loop_gets_the_linearised_cost(monkeypatch):
