@@ -187,10 +187,11 @@ def fgw_solve(
     if nb is not None:
         Z = nb.complement(T, structure.z1, structure.wy[0])
         change = torch.zeros(B, dtype=torch.float64)
-    # While every problem is active, the fused iterations run in one numba
-    # call (no Python between them); it hands back at the checks where a
-    # problem stops, at the end, or for an iteration whose Sinkhorn block
-    # needs the general loop (``blocked``), which the code below then does.
+    # While every problem is active, the fused iterations run in numba
+    # calls of up to 100 iterations (no Python between them); a call hands
+    # back at the checks where a problem stops, at the end, or for an
+    # iteration whose Sinkhorn block needs the general loop (``blocked``),
+    # which the code below then does.
     resume, blocked = 0, -1
     for it in range(max_iter):
         if it < resume:

@@ -576,7 +576,7 @@ def _scaling_stats(u, v, u_prev, Pv, a, b, out):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _fused_iterations(Z, Cs, G, wx, c1, nch, beta_warm, wa, wb, P, m, u, Ptu, v, u_prev, Pv, stats,
-                      cutoff, tiny, single, steps, T, wy, active, change, n_iter, it, max_iter,
+                      cutoff, tiny, single, steps, T, wy, active, change, n_iter, it, stop, max_iter,
                       check_every, tol):  # pragma: no cover - compiled
     """Outer iterations ``it, it + 1, ...`` of the fused balanced FGW loop
     (see :func:`fused_iterations`) while every problem is active. Returns
@@ -584,12 +584,12 @@ def _fused_iterations(Z, Cs, G, wx, c1, nch, beta_warm, wa, wb, P, m, u, Ptu, v,
     non-finite scaling (nothing of it is kept: ``beta_warm``, ``Z``, ``T``
     and ``n_iter`` are as before it); status 2 after the convergence check
     of iteration ``next_it - 1`` when a problem passed it (``change <=
-    tol``) or that iteration was the last; status 0 never (the loop ends
-    with a check)."""
+    tol``) or that iteration was the last; status 0 when iteration
+    ``stop`` is reached first (the caller goes on from there)."""
     B = P.shape[0]
     M = P.shape[2]
     beta0 = np.empty_like(beta_warm)
-    while it < max_iter:
+    while it < stop:
         for bb in range(B):
             for j in range(M):
                 beta0[bb, j] = beta_warm[bb, j] if wb[bb, j] > 0 else 0.0
@@ -770,7 +770,8 @@ def sinkhorn_steps(P: torch.Tensor, a: torch.Tensor, b: torch.Tensor, u: torch.T
 def fused_iterations(Z: torch.Tensor, C_scaled: torch.Tensor, G: torch.Tensor, c1: float, wx: int, wy: int,
                      beta_warm: torch.Tensor, a: torch.Tensor, b: torch.Tensor, P: torch.Tensor, T: torch.Tensor,
                      active: torch.Tensor, n_iter: torch.Tensor, change: torch.Tensor, *, it: int,
-                     max_iter: int, steps: int, check_every: int, tol: float) -> tuple[int, int]:
+                     max_iter: int, steps: int, check_every: int, tol: float,
+                     chunk: int = 100) -> tuple[int, int]:
     """Outer iterations of the fused balanced FGW loop in one call, from
     ``it`` on, while every problem is active; each is what the solver's
     Python loop does with :func:`band_kernel`, :func:`sinkhorn_block` and
@@ -787,10 +788,12 @@ def fused_iterations(Z: torch.Tensor, C_scaled: torch.Tensor, G: torch.Tensor, c
     - ``n_iter += 1``.
 
     ``beta_warm``, ``n_iter`` (int64) and ``change`` (float64) are updated
-    in place. Returns ``(next_it, status)`` as :func:`_fused_iterations`:
-    status 1, iteration ``next_it`` is for the general Sinkhorn loop;
-    status 2, the caller applies the check of iteration ``next_it - 1``
-    (some ``change <= tol``, or the last iteration)."""
+    in place. At most ``chunk`` iterations run per call, so that the caller
+    (and Ctrl-C) gets control back now and then. Returns ``(next_it,
+    status)`` as :func:`_fused_iterations`: status 0, go on from
+    ``next_it``; status 1, iteration ``next_it`` is for the general
+    Sinkhorn loop; status 2, the caller applies the check of iteration
+    ``next_it - 1`` (some ``change <= tol``, or the last iteration)."""
     _sync_threads()
     B, N, M = P.shape
     dtype = P.dtype
@@ -807,7 +810,8 @@ def fused_iterations(Z: torch.Tensor, C_scaled: torch.Tensor, G: torch.Tensor, c
         _np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]), _np(beta_warm), _np(a.contiguous()),
         _np(b.contiguous()), _np(P), _np(m), _np(u), _np(Ptu), _np(v), _np(u_prev), _np(Pv), _np(stats),
         float(kernel_cutoff(dtype)), float(torch.finfo(dtype).tiny), dtype == torch.float32, int(steps), _np(T),
-        int(wy), active.numpy(), _np(change), n_iter.numpy(), int(it), int(max_iter), int(check_every), float(tol))
+        int(wy), active.numpy(), _np(change), n_iter.numpy(), int(it), int(min(max_iter, it + max(chunk, 1))),
+        int(max_iter), int(check_every), float(tol))
     return int(out[0]), int(out[1])
 
 

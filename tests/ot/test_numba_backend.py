@@ -364,7 +364,8 @@ def test_fused_iterations_hand_back_a_non_finite_block_untouched(monkeypatch):
 def test_fused_iterations_stop_at_a_passed_check(monkeypatch):
     """With a tolerance every plan passes, the one-call loop hands back
     after the first check (iteration 4 of 20) with the counts and the
-    changes of that check; run to the end, it hands back after the last."""
+    changes of that check; it pauses after `chunk` iterations; run to the
+    end, it hands back after the last."""
     from skalign.ot import _numba_kernels as nk
 
     monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
@@ -380,7 +381,11 @@ def test_fused_iterations_stop_at_a_passed_check(monkeypatch):
     assert nk.fused_iterations(*args, n_iter, change, it=0, max_iter=20, steps=3, check_every=5, tol=1.0) == (5, 2)
     assert n_iter.tolist() == [5] and 0 < change.item() <= 1.0
     np.testing.assert_allclose(T.sum((1, 2)).item(), 1.0, rtol=1e-6)
+    # At most `chunk` iterations a call: 5..8, then on to the end.
     assert nk.fused_iterations(*args, n_iter, change, it=5, max_iter=20, steps=3, check_every=5,
+                               tol=0.0, chunk=4) == (9, 0)
+    assert n_iter.tolist() == [9]
+    assert nk.fused_iterations(*args, n_iter, change, it=9, max_iter=20, steps=3, check_every=5,
                                tol=0.0) == (20, 2)
     assert n_iter.tolist() == [20]
 
