@@ -51,17 +51,15 @@ def prepare(cost: Any, mask_x: Any = None, mask_y: Any = None, *, name: str = "c
         raise ValueError(f"{name} has an empty dimension: shape {tuple(t.shape)}.")
     mx = prefix_mask(mask_x, (B, N), "mask_x", t.device)
     my = prefix_mask(mask_y, (B, M), "mask_y", t.device)
-    masked = mask_x is not None or mask_y is not None
-    valid = mx[:, :, None] & my[:, None, :] if masked else None
-    if not _all_finite(t if valid is None else torch.where(valid, t, torch.zeros((), dtype=t.dtype, device=t.device))):
-        finite = torch.isfinite(t) if valid is None else torch.isfinite(t) | ~valid
-        n_bad = int((~finite).sum())
+    if mask_x is not None or mask_y is not None:
+        # Padding is zeroed first, so only the valid block is checked.
+        t = torch.where(mx[:, :, None] & my[:, None, :], t, torch.zeros((), dtype=t.dtype, device=t.device))
+    if not _all_finite(t):
+        n_bad = int((~torch.isfinite(t)).sum())
         raise ValueError(
             f"{name} contains {n_bad} non-finite value(s) (NaN or inf) inside the "
             "valid (unmasked) block; every entry must be finite."
         )
-    if valid is not None:
-        t = torch.where(valid, t, torch.zeros((), dtype=t.dtype, device=t.device))
     return Problem(t, mx.sum(1), my.sum(1), mx, my, batched, from_numpy)
 
 

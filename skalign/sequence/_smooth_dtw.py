@@ -6,8 +6,7 @@ from typing import Any
 
 import torch
 
-from .._array import as_float_tensor, like_input
-from .._array import prefix_mask
+from .._array import as_float_tensor, like_input, prefix_mask
 from ._common import DPResult, check_gamma, finish, prepare, resolve_backend
 from ._recursion import OP_SMOOTHMIN, DTWFamily
 
