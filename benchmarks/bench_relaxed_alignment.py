@@ -30,40 +30,28 @@ from pathlib import Path
 
 import numpy as np
 
+from skalign._aligner import _dtw_align
+from skalign._base import cosine_cost
 from skalign.datasets import load_action_segmentation, load_mocap6, make_process_videos
 from skalign.metrics import alignment_accuracy
 from skalign.ot import decode_matches, vaot
-from skalign.sequence import dtw
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
-def _cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    y = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
-    return 1.0 - x @ y.T
-
-
-def _dtw_matches(cost: np.ndarray) -> np.ndarray:
-    """Each frame of the first video to its cheapest frame on the DTW path."""
-    matches = np.full(cost.shape[0], -1)
-    for i, j in dtw(cost).path:
-        if matches[i] < 0 or cost[i, j] < cost[i, matches[i]]:
-            matches[i] = j
-    return matches
-
-
 def _score(pairs, settings) -> dict:
     """Mean accuracy and unmatched share per setting over the pairs
-    ``(cost, labels_a, labels_b)``."""
+    ``(features_a, features_b, labels_a, labels_b)``."""
     out = {}
     for name, kw in settings:
         acc, unmatched = [], []
-        for cost, la, lb in pairs:
+        for xa, xb, la, lb in pairs:
             if kw is None:
-                m = _dtw_matches(cost)
+                # The aligners' DTW: each frame to its cheapest frame on the path.
+                m = _dtw_align(None, xa, xb).matches
             else:
-                m = decode_matches(vaot(cost, epsilon=0.04, **kw).plan, virtual=kw["virtual"] is not None)
+                m = decode_matches(vaot(cosine_cost(xa, xb), epsilon=0.04, **kw).plan,
+                                   virtual=kw["virtual"] is not None)
             acc.append(alignment_accuracy(m, la, lb))
             unmatched.append(np.mean(m == -1))
         out[name] = (float(np.mean(acc)), float(np.mean(unmatched)))
@@ -98,7 +86,7 @@ def main() -> None:
         for seed in range(6):
             videos, labels = make_process_videos(2, 6, n_frames=120, n_features=32, background=0.25,
                                                  nuisance=0.0, noise=0.05, random_state=seed, process=seed)
-            pairs.append((_cosine(*videos), labels[0], labels[1]))
+            pairs.append((videos[0], videos[1], labels[0], labels[1]))
         _print(f"synthetic: 6 pairs of 120-frame videos, 25% background, zeta {zeta}",
                _score(pairs, _settings(lambdas, zeta)))
 
@@ -109,13 +97,13 @@ def main() -> None:
     stacked = np.concatenate(mocap.features)
     mean, std = stacked.mean(0), stacked.std(0)
     feats = [(f - mean) / np.where(std > 0, std, 1.0) for f in mocap.features]
-    pairs = [(_cosine(feats[i], feats[j]), mocap.labels[i], mocap.labels[j])
+    pairs = [(feats[i], feats[j], mocap.labels[i], mocap.labels[j])
              for i, j in itertools.permutations(range(len(feats)), 2)]
     _print("CMU mocap6: 6 sequences, 30 ordered pairs, standardised joint angles",
            _score(pairs, _settings(lambdas, 0.5)))
 
     bf = load_action_segmentation(DATA / "breakfast-coffee", activity="coffee")
-    pairs = [(_cosine(bf.features[i], bf.features[j]), bf.labels[i], bf.labels[j])
+    pairs = [(bf.features[i], bf.features[j], bf.labels[i], bf.labels[j])
              for i, j in itertools.permutations(range(len(bf.features)), 2)]
     _print("Breakfast coffee: 5 videos, 20 ordered pairs, 64-dim features",
            _score(pairs, _settings(lambdas, 0.5)))
