@@ -384,15 +384,7 @@ class Trainer:
         if int(self.verbose) > 0 and not any(isinstance(c, ProgressBar) for c in callbacks):
             callbacks.append(ProgressBar(verbose=int(self.verbose)))
         self._active_callbacks = callbacks
-        try:
-            self.fit_loop(start_epoch)
-        finally:
-            if env.is_distributed:
-                # DDP's reducer holds the process group's last work objects;
-                # freed at the interpreter's teardown, a gloo group can abort
-                # the process ("terminate called without an active
-                # exception"). Released here, while Python is alive.
-                self._step_module = step_module.module
+        self.fit_loop(start_epoch)
         return self
 
     def _call(self, hook: str, *args: Any, **kwargs: Any) -> None:

@@ -38,10 +38,7 @@ WORKER = LOSS_SRC + textwrap.dedent(
                       lr=0.05, device="cpu", random_state=0, callbacks=[record])
     trainer.fit(model, setup["videos"], loss_fn)
     (b,) = seen
-    from torch.nn.parallel import DistributedDataParallel
-    ddp_released = not isinstance(trainer._step_module, DistributedDataParallel)
     torch.save({"model": model.state_dict(), "rank": trainer.rank, "world_size": trainer.world_size,
-                "ddp_released": ddp_released,
                 "x_frames": b.x.frames, "y_frames": b.y.frames, "x_video": b.x.video,
                 "y_video": b.y.video, "loss": trainer.history_[0]["loss"]},
                f"{out}/rank{trainer.rank}.pt")
@@ -85,8 +82,6 @@ def test_two_gloo_processes_hold_identical_weights_equal_to_one_process(tmp_path
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert (r0["rank"], r0["world_size"], r1["rank"], r1["world_size"]) == (0, 2, 1, 2)
-    # fit lets go of the DDP wrapper (and its reducer's work objects) when it ends
-    assert r0["ddp_released"] and r1["ddp_released"]
     # each rank led with different videos
     assert set(r0["x_video"].tolist()).isdisjoint(r1["x_video"].tolist())
     # the replicas hold identical weights after the step
