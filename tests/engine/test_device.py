@@ -67,7 +67,7 @@ def test_mixed_precision_on_cuda(precision):
 
     videos = [torch.randn(40, 4, generator=g) for _ in range(3)]
     model = MLPEncoder(4, 3, hidden_sizes=(), normalize=False)
-    t = Trainer(max_epochs=40, batch_size=3, n_frames=16, pairs=False, lr=0.05, device="auto",
+    t = Trainer(max_epochs=80, batch_size=3, n_frames=16, pairs=False, lr=0.05, device="auto",
                 precision=precision, random_state=0).fit(model, videos, loss_fn)
     want = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(
         precision, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)

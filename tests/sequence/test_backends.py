@@ -114,6 +114,7 @@ def test_cuda_matches_cpu(dtype):
         torch.testing.assert_close(a.value.cpu().double(), b.value, rtol=tol, atol=tol)
     assert t.grad.device.type == "cuda" and torch.isfinite(t.grad).all()
     e = expected_alignment(torch.tensor(matrix, device="cuda"), gamma=0.4)
-    torch.testing.assert_close(e.cpu(), expected_alignment(matrix, gamma=0.4, backend="torch"), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(e.cpu(), torch.as_tensor(expected_alignment(matrix, gamma=0.4, backend="torch")),
+                               rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="CPU tensors only"):
         soft_dtw(t, backend="numba")
