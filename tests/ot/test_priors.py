@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from skalign.ot import prior_matrix, temporal_prior
-from skalign.ot._fast import apply_prior_into, prefix_rows
+from skalign.ot._fast import apply_prior_into, prefix_rows, prefix_rows_transposed
 from skalign.ot._priors import band_width
 
 
@@ -39,6 +39,17 @@ def test_cumulative_sum_products_equal_dense(kind, radius, n):
 def test_blocked_prefix_sum(n):
     x = torch.rand(3, n, 11, dtype=torch.float64)
     torch.testing.assert_close(prefix_rows(x, torch.empty_like(x)), torch.cumsum(x, 1))
+
+
+def test_transposed_prefix_sum_of_a_strided_view():
+    # The CUDA path, run on the CPU: a view into a larger plan, as the solver passes.
+    big = torch.rand(2, 41, 30, dtype=torch.float64)
+    view = big[:, :40, :29]
+    out = torch.full((2, 40, 29), float("nan"), dtype=torch.float64)
+    got = prefix_rows_transposed(view, out)
+    assert got.data_ptr() == out.data_ptr()
+    torch.testing.assert_close(got, torch.cumsum(view, 1), rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(got[:, -1], view.sum(1), rtol=1e-13, atol=1e-13)
 
 
 def test_temporal_prior_by_hand():
