@@ -24,6 +24,7 @@ from ._validation import (
     check_positive,
     check_radius,
     finish,
+    flags,
     marginal,
     prepare,
 )
@@ -196,9 +197,10 @@ def fgw_solve(
     for it in range(max_iter):
         if it < resume:
             continue
-        if not bool(active.any()):
+        any_active, all_active = flags(active.any(), active.all())
+        if not any_active:
             break
-        if nb is not None and it != blocked and inner_max_iter <= _LEAN_SINKHORN and bool(active.all()):
+        if nb is not None and it != blocked and inner_max_iter <= _LEAN_SINKHORN and all_active:
             resume, status = nb.fused_iterations(
                 Z, C_scaled, G, c1, structure.wx[0], structure.wy[0], beta_warm, wa, wb, P_buf, T, active,
                 n_iter, change, it=it, max_iter=max_iter, steps=inner_max_iter, check_every=_CHECK_EVERY, tol=tol)
@@ -303,7 +305,7 @@ def fgw_solve(
         # The L1 change of the plan is measured every few iterations (it
         # costs three passes); problems stop only at those checks.
         check = it % _CHECK_EVERY == _CHECK_EVERY - 1 or it == max_iter - 1
-        all_active = bool(active.all())
+        # ``active`` is as at the top of the iteration (the inner solves copy it).
         if all_active and T_new is T_next:
             # Swap buffers: T_next holds the new plan, T the old one.
             if check:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ._fast import numba_backend
-from ._validation import check_int, check_positive, finish, marginal, prepare
+from ._validation import check_int, check_positive, finish, flags, marginal, prepare
 
 __all__ = ["sinkhorn"]
 
@@ -198,8 +198,10 @@ def scaling_sinkhorn(
     v = valid_y.to(dtype)
     good = (beta.clone(), u.clone(), v.clone())
     it = 0
-    while it < max_iter and bool(act.any()):
-        all_active = bool(act.all())
+    while it < max_iter:
+        any_active, all_active = flags(act.any(), act.all())
+        if not any_active:
+            break
         steps = min(check_every, max_iter - it)
         u_prev = u
         if nb is not None and all_active:
@@ -225,7 +227,8 @@ def scaling_sinkhorn(
         sv = torch.where(valid_y, v, torch.ones_like(v))
         finite = torch.isfinite(su).all(1) & torch.isfinite(sv).all(1) & (su > 0).all(1) & (sv > 0).all(1)
         bad = act & ~finite
-        if bool(bad.any()):
+        any_bad = bool(bad.any())
+        if any_bad:
             # Back to the last checked state, then one log-domain step.
             beta_g, u_g, v_g = good
             beta_c = torch.where(valid_y, beta_g + torch.log(torch.where(valid_y, v_g, torch.ones_like(v_g))), neg_inf)
@@ -242,12 +245,13 @@ def scaling_sinkhorn(
             converged |= done
             act &= ~done
             drift = act & ((su.amax(1) > bound) | (su.amin(1) < 1 / bound) | (sv.amax(1) > bound) | (sv.amin(1) < 1 / bound))
-        if bool(drift.any()) and it < max_iter:
+        drift_any, drift_all = flags(drift.any(), drift.all())
+        if drift_any and it < max_iter:
             # Absorb the column scalings into beta and rebuild P for these
             # problems; the others keep their kernel and scalings.
-            if not bool(bad.any()):
+            if not any_bad:
                 beta = torch.where(drift[:, None] & valid_y, beta + torch.log(sv), beta)
-            if bool(drift.all()):
+            if drift_all:
                 m, P, u = rebuild(beta, P)
                 v = valid_y.to(dtype)
             else:

@@ -63,6 +63,12 @@ def prepare(cost: Any, mask_x: Any = None, mask_y: Any = None, *, name: str = "c
     return Problem(t, mx.sum(1), my.sum(1), mx, my, batched, from_numpy)
 
 
+def flags(*conditions: torch.Tensor) -> list[bool]:
+    """Several boolean scalars read in one transfer: on CUDA each ``bool()``
+    of a device tensor is a synchronisation of its own."""
+    return [bool(v) for v in torch.stack(conditions).tolist()]
+
+
 def _all_finite(t: torch.Tensor) -> bool:
     """Whether every entry of ``t`` is finite, in one reading pass and no
     temporary: a NaN or an infinity makes the sum non-finite; only a sum
