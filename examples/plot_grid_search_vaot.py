@@ -34,6 +34,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from skalign import VideoAligner
 from skalign.datasets import make_process_videos
 from skalign.metrics import kendalls_tau, kendalls_tau_scorer
+from skalign.plotting import annotate_heatmap
 
 videos, labels = make_process_videos(
     9, 4, n_frames=(40, 60), n_features=16, background=0.1, random_state=0
@@ -83,7 +84,9 @@ print(f"Kendall's tau of the best model's embeddings: "
 
 # %%
 # Mean held-out score of every candidate, by ``rho`` and ``zeta``, one
-# panel per ``alpha``:
+# panel per ``alpha``. :func:`skalign.plotting.annotate_heatmap` writes
+# each score in black on light cells and in white on dark ones, so that
+# the numbers stay readable on the bright yellow of the best scores:
 
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained", sharey=True)
 scores = res["mean_test_score"]
@@ -96,8 +99,7 @@ for ax, alpha in zip(axes, grid["alpha"]):
         for rho in grid["rho"]
     ])
     im = ax.imshow(table, vmin=vmin, vmax=vmax, cmap="viridis")
-    for (i, j), v in np.ndenumerate(table):
-        ax.text(j, i, f"{v:.3f}", ha="center", va="center", color="w")
+    annotate_heatmap(im, fmt="{:.3f}")
     ax.set_xticks(range(len(grid["zeta"])), [str(z) for z in grid["zeta"]])
     ax.set_yticks(range(len(grid["rho"])), [str(r) for r in grid["rho"]])
     ax.set_xlabel("zeta")

@@ -15,7 +15,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["plot_alignment", "plot_segmentation", "plot_embeddings", "class_color"]
+__all__ = [
+    "plot_alignment",
+    "plot_segmentation",
+    "plot_embeddings",
+    "class_color",
+    "annotate_heatmap",
+]
 
 #: Colour of frames labelled -1 (background, ignored, unmatched).
 _GREY = (0.8, 0.8, 0.8, 1.0)
@@ -199,6 +205,65 @@ def _thumbnail_rows(matches: np.ndarray, n_thumbnails: int) -> np.ndarray:
     return matched[np.unique(pick)]
 
 
+#: What an alignment matrix holds: kind -> (colour-bar label, title).
+_MATRIX_KINDS: dict[str, tuple[str, str]] = {
+    "plan": ("transported mass", "Transport plan"),
+    "path": ("on the path (0/1)", "Alignment path"),
+    "expected": ("expected alignment", "Expected alignment"),
+    "score": ("alignment score", "Alignment scores"),
+}
+
+#: Method of :class:`skalign.VideoAligner` -> (kind of its ``align`` plan, title).
+_METHOD_KINDS: dict[str, tuple[str, str]] = {
+    "vaot": ("plan", "VAOT transport plan"),
+    "vava": ("plan", "VAVA transport plan"),
+    "gta": ("path", "DTW path (gta)"),
+    "sdtw": ("path", "DTW path (sdtw)"),
+    "dtw": ("path", "DTW path"),
+    "lac": ("expected", "Smith-Waterman expected alignment (lac)"),
+}
+
+
+def _infer_kind(plan: np.ndarray) -> str:
+    """What a matrix most likely holds, from its values alone.
+
+    A 0/1 matrix (up to 1e-6) is a hard path (DTW); a non-negative matrix
+    of total mass 1, or of total mass at most 2 with entries below 1/2 (the
+    threshold rule of VAOT adds the mass of the frames it leaves out to the
+    virtual row and column, up to 2 in all), is a transport plan (VAOT,
+    VAVA); other non-negative matrices with values in [0, 1] are expected
+    alignments (soft or local paths, LAC: a pair on the path has about 1);
+    anything else is a score.
+    """
+    if np.all(np.isclose(plan, 0.0, atol=1e-6) | np.isclose(plan, 1.0, atol=1e-6)):
+        return "path"
+    if plan.min() < 0.0:
+        return "score"
+    total = plan.sum()
+    if abs(total - 1.0) <= 1e-3 or (total <= 2.0 + 1e-6 and plan.max() < 0.5):
+        return "plan"
+    if plan.max() <= 1.0 + 1e-6:
+        return "expected"
+    return "score"
+
+
+def _resolve_kind(kind: Any, method: Any, plan: np.ndarray) -> tuple[str, str | None]:
+    """The kind of matrix drawn and, when a method is known, its title."""
+    if kind is None and isinstance(method, str) and method.lower() in _METHOD_KINDS:
+        kind = method
+    if kind is None:
+        return _infer_kind(plan), None
+    if not isinstance(kind, str):
+        raise ValueError(f"kind must be a string or None, got {kind!r}.")
+    key = kind.lower()
+    if key in _METHOD_KINDS:
+        return _METHOD_KINDS[key]
+    if key in _MATRIX_KINDS:
+        return key, None
+    options = sorted(_MATRIX_KINDS) + sorted(_METHOD_KINDS)
+    raise ValueError(f"kind must be one of {options} or None, got {kind!r}.")
+
+
 def plot_alignment(
     alignment_or_plan: Any,
     *,
@@ -214,16 +279,23 @@ def plot_alignment(
     unmatched_color: str = "tab:red",
     colorbar: bool = True,
     names: tuple[str, str] = ("video a", "video b"),
+    kind: str | None = None,
+    value_label: str | None = None,
+    title: str | None = None,
+    legend: bool = True,
 ) -> Any:
-    """Draw a transport plan as a heat map with the decoded matches on top.
+    """Draw an alignment matrix as a heat map with the decoded matches on top.
 
     Rows are the frames of video ``a``, columns those of video ``b``; entry
-    ``(i, j)`` is the plan's mass ``T[i, j]``. Each matched frame ``i`` is
-    drawn as a dot at ``(matches[i], i)``; unmatched frames
+    ``(i, j)`` is the matrix's value: the mass ``T[i, j]`` of a transport
+    plan (VAOT, VAVA), 1 on a DTW path and 0 off it (GTA, soft-DTW), or the
+    expected alignment of a soft or local path (LAC). Each matched frame
+    ``i`` is drawn as a dot at ``(matches[i], i)``; unmatched frames
     (``matches[i] == -1``) are drawn as crosses in the virtual column (or,
-    without a virtual frame, just left of the first column). A virtual
-    frame, the last row and column of a plan of shape ``(N + 1, M + 1)``, is
-    set apart by lines and labelled "virtual".
+    without a virtual frame, in a strip left of the first column, ticked
+    "\u2205"). A virtual frame, the last row and column of a plan of shape
+    ``(N + 1, M + 1)``, is set apart by lines and labelled "virtual". The
+    axes get a title naming what is drawn and a legend of the markers.
 
     Parameters
     ----------
@@ -255,21 +327,44 @@ def plot_alignment(
     match_color, unmatched_color : str, default="tab:orange", "tab:red"
         Colours of the match dots and of the unmatched crosses.
     colorbar : bool, default=True
-        Add a colour bar of the plan's mass.
+        Add a colour bar of the matrix's values, labelled by ``value_label``.
     names : (str, str), default=("video a", "video b")
-        Names of the two videos in the axis labels.
+        Names of the two videos in the axis labels and the default title.
+    kind : str or None, default=None
+        What the matrix holds, which sets the colour bar's label and the
+        default title: ``"plan"`` ("transported mass"), ``"path"`` ("on the
+        path (0/1)"), ``"expected"`` ("expected alignment") or ``"score"``
+        ("alignment score"); or the name of the
+        :class:`skalign.VideoAligner` method that produced it: ``"vaot"``
+        and ``"vava"`` (plans), ``"gta"``, ``"sdtw"`` and ``"dtw"`` (DTW
+        paths), ``"lac"`` (expected Smith-Waterman alignment). None takes
+        the ``method`` attribute of an alignment object when it has one,
+        else infers the kind from the values: a 0/1 matrix is a path, a
+        non-negative matrix of total mass 1 (or at most 2, with entries
+        below 1/2, as with VAOT's threshold rule) a plan, other matrices
+        with values in [0, 1] expected alignments, the rest scores.
+    value_label : str or None, default=None
+        Label of the colour bar; None takes the one of ``kind``.
+    title : str or None, default=None
+        Title of the axes; None names what is drawn and the two videos
+        (e.g. "Transport plan: video a vs video b"); ``""`` sets no title.
+    legend : bool, default=True
+        Add a legend of the markers: the decoded matches, and the frames
+        left unmatched (matched to the virtual frame, with one), with their
+        counts.
 
     Returns
     -------
     ax : matplotlib Axes
-        The heat map is ``ax.images[0]``; the dots and crosses are the lines
+        The heat map is ``ax.images[0]`` (its colour bar
+        ``ax.images[0].colorbar``); the dots and crosses are the lines
         labelled ``"matches"`` and ``"unmatched"``.
 
     Raises
     ------
     ValueError
         If the plan is not a finite 2-D array, ``virtual`` cannot be
-        inferred, the matches do not fit the plan, or the frames are not
+        inferred, ``kind`` is unknown, the matches do not fit the plan, or the frames are not
         uint8 RGB arrays with one frame per row or column.
 
     See Also
@@ -297,10 +392,18 @@ def plot_alignment(
     (21, 21)
     >>> [line.get_label() for line in ax.lines if not line.get_label().startswith("_")]
     ['matches', 'unmatched']
+    >>> ax.get_title()
+    'Transport plan: video a vs video b'
+    >>> ax.images[0].colorbar.ax.get_ylabel()
+    'transported mass'
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['decoded matches (20)', 'matched to the virtual frame (0)']
     """
     obj_matches = None
+    method = None
     if hasattr(alignment_or_plan, "plan") and not hasattr(alignment_or_plan, "shape"):
         obj_matches = getattr(alignment_or_plan, "matches", None)
+        method = getattr(alignment_or_plan, "method", None)
         plan = _check_plan(alignment_or_plan.plan)
     else:
         plan = _check_plan(alignment_or_plan)
@@ -324,6 +427,11 @@ def plot_alignment(
         raise ValueError(f"thumbnail_size must be a number > 0, got {thumbnail_size!r}.")
     if not (isinstance(names, (tuple, list)) and len(names) == 2):
         raise ValueError(f"names must be two strings (video a, video b), got {names!r}.")
+    kind, method_title = _resolve_kind(kind, method, plan)
+    if value_label is None:
+        value_label = _MATRIX_KINDS[kind][0]
+    if title is None:
+        title = f"{method_title or _MATRIX_KINDS[kind][1]}: {names[0]} vs {names[1]}"
 
     ax = _axes(ax)
     im = ax.imshow(plan, cmap=cmap, aspect="auto", interpolation="nearest", origin="upper")
@@ -331,19 +439,37 @@ def plot_alignment(
     if colorbar:
         # Thumbnails of video a sit right of the axes: the bar goes below.
         location = "bottom" if frames_a is not None else "right"
-        ax.figure.colorbar(im, ax=ax, label="transported mass", location=location, shrink=0.8)
+        bar = ax.figure.colorbar(im, ax=ax, label=value_label, location=location, shrink=0.8)
+        if kind == "path":
+            bar.set_ticks([0.0, 1.0])
     rows = np.arange(n)
     ok = match_arr >= 0
-    ax.plot(
+    n_unmatched = int((~ok).sum())
+    # Markers are not clipped, so that those on the first or last row or
+    # column (or in a narrow virtual column) are drawn whole; all of them
+    # lie inside the axes limits set below.
+    dots = ax.plot(
         match_arr[ok], rows[ok], linestyle="none", marker="o", markersize=3,
-        color=match_color, label="matches",
-    )
-    x_unmatched = m if virtual else -0.75
-    ax.plot(
-        np.full(int((~ok).sum()), float(x_unmatched)), rows[~ok], linestyle="none",
-        marker="x", markersize=4, color=unmatched_color, label="unmatched",
-    )
-    ax.set_xlim(-0.5 if virtual else -1.0, plan.shape[1] - 0.5)
+        color=match_color, label="matches", clip_on=False,
+    )[0]
+    left = -0.5
+    if virtual:
+        x_unmatched = float(m)
+    else:
+        # A strip left of the first column, wide enough for the crosses
+        # whatever the number of columns, when some frame is unmatched.
+        strip = max(1.0, 0.04 * m) if n_unmatched else 0.0
+        left = -0.5 - strip
+        x_unmatched = -0.5 - strip / 2
+    crosses = ax.plot(
+        np.full(n_unmatched, x_unmatched), rows[~ok], linestyle="none",
+        marker="x", markersize=4, color=unmatched_color, label="unmatched", clip_on=False,
+    )[0]
+    for line in (dots, crosses):
+        # Their centres lie inside the axes: they take no room of the layout
+        # (an empty unclipped line would otherwise upset constrained layout).
+        line.set_in_layout(False)
+    ax.set_xlim(left, plan.shape[1] - 0.5)
     ax.set_ylim(plan.shape[0] - 0.5, -0.5)
     ax.set_xlabel(f"frame of {names[1]}")
     ax.set_ylabel(f"frame of {names[0]}")
@@ -352,6 +478,23 @@ def plot_alignment(
         ax.axvline(m - 0.5, color="0.3", linewidth=1.0, linestyle="--")
         _virtual_ticks(ax.xaxis, m, "\u2205")
         _virtual_ticks(ax.yaxis, n, "virtual")
+    elif n_unmatched:
+        ax.axvline(-0.5, color="0.3", linewidth=1.0, linestyle="--")
+        _strip_ticks(ax.xaxis, m, x_unmatched, "\u2205")
+    if title:
+        # Thumbnails of video b sit above the axes: the title goes above them.
+        above = frames_b is not None and len(_thumbnail_rows(match_arr, int(n_thumbnails))) > 0
+        ax.set_title(title, pad=72.0 * (float(thumbnail_size) + 0.2) if above else 6.0)
+    if legend:
+        handles = [dots]
+        texts = [f"decoded matches ({int(ok.sum())})"]
+        if virtual or n_unmatched:
+            handles.append(crosses)
+            texts.append(
+                f"matched to the virtual frame ({n_unmatched})" if virtual
+                else f"unmatched frames ({n_unmatched})"
+            )
+        ax.legend(handles, texts, loc="best", fontsize="small", framealpha=0.9)
     if thumbnails:
         _draw_thumbnails(ax, match_arr, frames_a, frames_b, int(n_thumbnails), float(thumbnail_size))
     return ax
@@ -366,6 +509,18 @@ def _virtual_ticks(axis: Any, n: int, text: str) -> None:
     gap = max(1.0, 0.12 * n)
     real = [t for t in real if 0 <= t <= n - 1 and n - t >= gap]
     axis.set_ticks(real + [n], [str(t) for t in real] + [text])
+
+
+def _strip_ticks(axis: Any, m: int, x: float, text: str) -> None:
+    """Integer ticks on the real frames ``0 .. m - 1``, plus one labelled
+    ``text`` at ``x``, the unmatched strip left of them (real ticks too
+    close to it are dropped)."""
+    from matplotlib.ticker import MaxNLocator
+
+    real = [int(t) for t in MaxNLocator(nbins=6, integer=True).tick_values(0, max(m - 1, 0))]
+    gap = max(1.0, 0.1 * m)
+    real = [t for t in real if 0 <= t <= m - 1 and t - x >= gap]
+    axis.set_ticks([x] + real, [text] + [str(t) for t in real])
 
 
 def _draw_thumbnails(ax, matches, frames_a, frames_b, n_thumbnails, size) -> None:
@@ -756,3 +911,119 @@ def plot_embeddings(
     ax.set_xlabel(f"{name} 1")
     ax.set_ylabel(f"{name} 2")
     return ax
+
+
+# --------------------------------------------------------------------------
+# annotate_heatmap
+# --------------------------------------------------------------------------
+
+
+def _relative_luminance(rgba: Any) -> float:
+    """WCAG relative luminance of an sRGB colour, in [0, 1]."""
+    rgb = np.asarray(rgba, dtype=np.float64)[:3]
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def _text_color(background: Any, dark: Any, light: Any) -> Any:
+    """``dark`` or ``light``, whichever contrasts more with ``background``
+    (WCAG contrast ratio of the two text colours against it)."""
+    import matplotlib.colors as mcolors
+
+    bg = _relative_luminance(mcolors.to_rgba(background))
+    lum_dark = _relative_luminance(mcolors.to_rgba(dark))
+    lum_light = _relative_luminance(mcolors.to_rgba(light))
+
+    def contrast(a: float, b: float) -> float:
+        hi, lo = max(a, b), min(a, b)
+        return (hi + 0.05) / (lo + 0.05)
+
+    return dark if contrast(bg, lum_dark) >= contrast(bg, lum_light) else light
+
+
+def annotate_heatmap(
+    im: Any,
+    data: Any = None,
+    *,
+    fmt: str = "{:.3f}",
+    colors: tuple[Any, Any] = ("black", "white"),
+    **text_kw: Any,
+) -> list[Any]:
+    """Write each cell's value on a heat map, in a colour readable on it.
+
+    The text of a cell is dark on a light cell and light on a dark one: of
+    the two ``colors``, the one of higher contrast (WCAG contrast ratio of
+    relative luminances) with the cell's colour under the image's colormap
+    and normalisation, so numbers stay readable on the bright yellow of
+    ``"viridis"`` as on its dark blue.
+
+    Parameters
+    ----------
+    im : matplotlib AxesImage
+        The heat map, as ``ax.imshow`` returns it.
+    data : array-like of shape (n_rows, n_cols), default=None
+        The values to write; None writes the image's own values. The
+        colours always follow the image's values.
+    fmt : str, default="{:.3f}"
+        Format of a value, for ``str.format``.
+    colors : (dark, light), default=("black", "white")
+        The two text colours, as matplotlib colours.
+    **text_kw
+        Other keyword arguments of ``ax.text`` (``fontsize``, ...).
+
+    Returns
+    -------
+    texts : list of matplotlib Text
+        One per cell that is not masked or NaN, row by row.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` does not have the image's shape, or the image is not 2-D.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from skalign.plotting import annotate_heatmap
+    >>> fig, ax = plt.subplots()
+    >>> im = ax.imshow(np.array([[0.0, 1.0]]), cmap="viridis")
+    >>> [(t.get_text(), t.get_color()) for t in annotate_heatmap(im, fmt="{:.1f}")]
+    [('0.0', 'white'), ('1.0', 'black')]
+    """
+    _pyplot()
+    values = np.ma.masked_invalid(np.ma.asarray(im.get_array(), dtype=np.float64))
+    if values.ndim != 2:
+        raise ValueError(f"im must show a 2-D array of values, got shape {values.shape}.")
+    if data is None:
+        shown = values
+    else:
+        shown = np.ma.asarray(_numpy(data))
+        if np.issubdtype(shown.dtype, np.number):
+            shown = np.ma.masked_invalid(shown)
+    if shown.shape != values.shape:
+        raise ValueError(f"data has shape {shown.shape}; the image has shape {values.shape}.")
+    if not (isinstance(colors, (tuple, list)) and len(colors) == 2):
+        raise ValueError(f"colors must be two colours (dark, light), got {colors!r}.")
+    dark, light = colors
+    n_rows, n_cols = values.shape
+    left, right, bottom, top = im.get_extent()
+    width, height = (right - left) / n_cols, (top - bottom) / n_rows
+    cell_colors = im.cmap(im.norm(values))
+    kw = dict(ha="center", va="center")
+    kw.update(text_kw)
+    texts = []
+    for i in range(n_rows):
+        # Row 0 is at the top with origin="upper", at the bottom with "lower".
+        y = top - (i + 0.5) * height if im.origin == "upper" else bottom + (i + 0.5) * height
+        for j in range(n_cols):
+            if values.mask is not np.ma.nomask and values.mask[i, j]:
+                continue
+            if shown.mask is not np.ma.nomask and shown.mask[i, j]:
+                continue
+            color = _text_color(cell_colors[i, j], dark, light)
+            x = left + (j + 0.5) * width
+            texts.append(im.axes.text(x, y, fmt.format(shown[i, j]), color=color, **kw))
+    return texts

@@ -18,6 +18,7 @@ from sklearn.manifold import TSNE  # noqa: E402
 
 from skalign.ot import vaot  # noqa: E402
 from skalign.plotting import (  # noqa: E402
+    annotate_heatmap,
     class_color,
     plot_alignment,
     plot_embeddings,
@@ -179,6 +180,213 @@ def test_alignment_thumbnails_show_matched_frames():
     ax.figure.canvas.draw()  # the thumbnails render
 
 
+def _legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def _colorbar_label(ax):
+    bar = ax.images[0].colorbar
+    return bar.ax.get_ylabel() if bar.orientation == "vertical" else bar.ax.get_xlabel()
+
+
+def test_alignment_has_a_title_and_a_legend_of_the_markers():
+    plan = _vaot_plan()  # 14 frames, frame 3 matched to the virtual frame
+    ax = plot_alignment(plan, virtual=True)
+    assert ax.get_title() == "Transport plan: video a vs video b"
+    assert _legend_texts(ax) == ["decoded matches (13)", "matched to the virtual frame (1)"]
+    # the legend's keys are the markers drawn: dots and crosses, in their colours
+    handles = ax.get_legend().legend_handles
+    assert [h.get_marker() for h in handles] == ["o", "x"]
+    assert [h.get_color() for h in handles] == ["tab:orange", "tab:red"]
+    # the names of the videos and a caller's title
+    ax = plot_alignment(plan, virtual=True, names=("x", "y"))
+    assert ax.get_title() == "Transport plan: x vs y"
+    ax = plot_alignment(plan, virtual=True, title="my pair", legend=False)
+    assert ax.get_title() == "my pair" and ax.get_legend() is None
+    ax = plot_alignment(plan, virtual=True, title="")
+    assert ax.get_title() == ""
+    # without a virtual frame: unmatched frames, listed only when there are some
+    plain = np.random.default_rng(1).random((6, 5))
+    ax = plot_alignment(plain, matches=[0, -1, 2, 2, -1, 4])
+    assert _legend_texts(ax) == ["decoded matches (4)", "unmatched frames (2)"]
+    ax = plot_alignment(plain, matches=[0, 1, 2, 2, 3, 4])
+    assert _legend_texts(ax) == ["decoded matches (6)"]
+
+
+@dataclass
+class _MethodAlignment:
+    plan: np.ndarray
+    matches: np.ndarray
+    method: str
+
+
+def _method_alignment(method):
+    """The Alignment that ``VideoAligner(method=method).align`` builds, on
+    embeddings of two smooth curves (skalign/_aligner.py)."""
+    from skalign import VideoAligner
+    from skalign._aligner import ALIGNMENT_METHODS
+
+    s, t = np.linspace(0, 1.5, 40), np.linspace(0, 1.5, 32)
+    emb_a = np.stack([np.cos(s), np.sin(s)], 1)
+    emb_b = np.stack([np.cos(t), np.sin(t)], 1)
+    return ALIGNMENT_METHODS[method].align(VideoAligner(method=method), emb_a, emb_b)
+
+
+@pytest.mark.parametrize(
+    "method, label, what",
+    [
+        ("vaot", "transported mass", "Transport plan"),
+        ("vava", "transported mass", "Transport plan"),
+        ("gta", "on the path (0/1)", "Alignment path"),
+        ("sdtw", "on the path (0/1)", "Alignment path"),
+        ("lac", "expected alignment", "Expected alignment"),
+    ],
+)
+def test_alignment_colorbar_label_fits_each_method(method, label, what):
+    res = _method_alignment(method)
+    # what the method's align returns
+    if method in ("gta", "sdtw"):
+        assert np.isin(res.plan, [0.0, 1.0]).all()  # a DTW path
+    elif method == "lac":  # an expected alignment, not quite 0/1
+        assert not np.isin(res.plan, [0.0, 1.0]).all() and res.plan.max() <= 1.0 + 1e-9
+    else:
+        assert res.plan.sum() == pytest.approx(1.0)  # a transport plan
+    ax = plot_alignment(res)  # inferred from the values
+    assert _colorbar_label(ax) == label
+    assert ax.get_title() == f"{what}: video a vs video b"
+    ax = plot_alignment(res, kind=method)  # named by the caller
+    assert _colorbar_label(ax) == label
+    assert f"{method.upper() if method.startswith('va') else method}" in ax.get_title()
+    ax = plot_alignment(_MethodAlignment(res.plan, res.matches, method))  # carried
+    assert _colorbar_label(ax) == label
+    assert ax.get_title() == plot_alignment(res, kind=method).get_title()
+    if label.startswith("on the path"):
+        assert list(ax.images[0].colorbar.get_ticks()) == [0.0, 1.0]
+
+
+def test_alignment_colorbar_label_from_kind_value_label_and_values():
+    plan = _vaot_plan()
+    ax = plot_alignment(plan, virtual=True, kind="sdtw")
+    assert ax.get_title() == "DTW path (sdtw): video a vs video b"
+    assert _colorbar_label(ax) == "on the path (0/1)"
+    ax = plot_alignment(plan, virtual=True, kind="path")
+    assert _colorbar_label(ax) == "on the path (0/1)"
+    assert ax.get_title() == "Alignment path: video a vs video b"
+    ax = plot_alignment(plan, virtual=True, kind="expected", value_label="P(match)")
+    assert _colorbar_label(ax) == "P(match)"
+    assert ax.get_title() == "Expected alignment: video a vs video b"
+    # a 0/1 matrix is a path; the threshold rule of VAOT puts more mass than 1
+    # in its plan, much of it in the virtual row
+    path = np.eye(6)
+    assert _colorbar_label(plot_alignment(path, virtual=False)) == "on the path (0/1)"
+    cost = 1.0 - np.cos(np.linspace(0, 1.5, 9)[:, None] - np.linspace(0, 1.5, 7)[None, :])
+    threshold = vaot(cost, epsilon=0.04, virtual="threshold").plan
+    assert 1.1 < threshold.sum() < 2.0 and threshold.sum(1).max() > 0.5
+    assert _colorbar_label(plot_alignment(threshold, virtual=True)) == "transported mass"
+    # scores may be negative or above 1
+    scores = np.random.default_rng(0).normal(size=(5, 6))
+    ax = plot_alignment(scores, virtual=False)
+    assert _colorbar_label(ax) == "alignment score"
+    assert ax.get_title() == "Alignment scores: video a vs video b"
+    # with thumbnails of video a the bar sits below: a horizontal bar, same label
+    frames = np.zeros((14, 4, 4, 3), np.uint8)
+    ax = plot_alignment(plan, virtual=True, frames_a=frames, kind="plan")
+    assert ax.images[0].colorbar.orientation == "horizontal"
+    assert _colorbar_label(ax) == "transported mass"
+
+
+def _marker_extent_px(ax, line):
+    """Display boxes (x0, x1) of the markers of ``line``, in pixels."""
+    xy = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+    half = line.get_markersize() / 2 * ax.figure.dpi / 72.0 + line.get_markeredgewidth()
+    return xy[:, 0] - half, xy[:, 0] + half
+
+
+def test_alignment_unmatched_markers_lie_inside_the_axes():
+    # a wide plan without a virtual frame: 200 columns, 3 frames unmatched
+    rng = np.random.default_rng(0)
+    plan = rng.random((20, 200))
+    matches = plan.argmax(1)
+    matches[[0, 9, 19]] = -1
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    plot_alignment(plan, matches=matches, ax=ax)
+    fig.canvas.draw()
+    crosses = _line(ax, "unmatched")
+    np.testing.assert_array_equal(crosses.get_ydata(), [0, 9, 19])
+    x0, x1 = ax.get_xlim()
+    y_bottom, y_top = ax.get_ylim()
+    assert np.all((x0 < crosses.get_xdata()) & (crosses.get_xdata() < -0.5))  # left of column 0
+    assert np.all((y_top < crosses.get_ydata()) & (crosses.get_ydata() < y_bottom))
+    # each cross, whole, lies within the axes (not cut by its left edge)
+    box = ax.get_window_extent()
+    left, right = _marker_extent_px(ax, crosses)
+    assert np.all(left >= box.x0) and np.all(right <= ax.transData.transform((-0.5, 0))[0])
+    # the strip is ticked as "no frame"
+    ticks = dict(zip(ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()]))
+    assert ticks[crosses.get_xdata()[0]] == "\u2205"
+    # markers on the borders (rows 0 and 19, the virtual column) are drawn whole
+    assert not crosses.get_clip_on() and not _line(ax, "matches").get_clip_on()
+    # with a virtual frame: crosses in the virtual column, inside the limits
+    vplan = _vaot_plan(14, 150)
+    ax = plot_alignment(vplan, virtual=True)
+    crosses = _line(ax, "unmatched")
+    assert len(crosses.get_xdata()) >= 1
+    x0, x1 = ax.get_xlim()
+    assert np.all((x0 <= crosses.get_xdata()) & (crosses.get_xdata() <= x1))
+    np.testing.assert_array_equal(crosses.get_xdata(), 150)
+
+
+# --------------------------------------------------------------------------
+# annotate_heatmap
+# --------------------------------------------------------------------------
+
+
+def _luminance(rgba):
+    """WCAG relative luminance (the oracle of the text colours)."""
+    c = np.asarray(rgba[:3], float)
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+
+def test_annotate_heatmap_dark_text_on_light_cells():
+    table = np.array([[0.10, 0.35], [0.60, 0.92]])
+    fig, ax = plt.subplots()
+    im = ax.imshow(table, vmin=0.1, vmax=0.92, cmap="viridis")
+    texts = annotate_heatmap(im, fmt="{:.2f}")
+    assert [t.get_text() for t in texts] == ["0.10", "0.35", "0.60", "0.92"]
+    assert [t.get_position() for t in texts] == [(0, 0), (1, 0), (0, 1), (1, 1)]
+    assert all(t.axes is ax for t in texts)
+    colors = [t.get_color() for t in texts]
+    # viridis: dark purple at the bottom, bright yellow at the top
+    assert colors[0] == "white" and colors[-1] == "black"
+    for t, v in zip(texts, table.ravel()):
+        # black and white give equal contrast at luminance sqrt(1.05 * 0.05) - 0.05
+        lum = _luminance(matplotlib.colormaps["viridis"]((v - 0.1) / 0.82))
+        assert t.get_color() == ("black" if lum > np.sqrt(1.05 * 0.05) - 0.05 else "white")
+    # reversed colormap: the colours swap
+    fig, ax = plt.subplots()
+    im = ax.imshow(table, vmin=0.1, vmax=0.92, cmap="viridis_r")
+    assert [t.get_color() for t in annotate_heatmap(im)][::3] == ["black", "white"]
+
+
+def test_annotate_heatmap_extent_origin_data_and_nan():
+    table = np.array([[0.0, np.nan, 1.0]])
+    fig, ax = plt.subplots()
+    im = ax.imshow(np.vstack([table, [1.0, 0.5, 0.0]]), cmap="gray", origin="lower",
+                   extent=(0, 30, 0, 20))
+    labels = np.array([["a", "b", "c"], ["d", "e", "f"]])
+    texts = annotate_heatmap(im, labels, fmt="{}", colors=("navy", "yellow"), fontsize=7)
+    # the NaN cell gets no text; row 0 is at the bottom with origin="lower"
+    assert [t.get_text() for t in texts] == ["a", "c", "d", "e", "f"]
+    assert [t.get_position() for t in texts] == [(5, 5), (25, 5), (5, 15), (15, 15), (25, 15)]
+    assert [t.get_color() for t in texts] == ["yellow", "navy", "navy", "navy", "yellow"]
+    assert texts[0].get_fontsize() == 7
+    with pytest.raises(ValueError, match="shape"):
+        annotate_heatmap(im, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="colors"):
+        annotate_heatmap(im, colors=("black",))
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -197,6 +405,8 @@ def test_alignment_thumbnails_show_matched_frames():
         (dict(alignment_or_plan=np.ones((4, 4)), virtual=False, n_thumbnails=-1), "n_thumbnails"),
         (dict(alignment_or_plan=np.array([["a"]]), virtual=False), "numeric"),
         (dict(alignment_or_plan=np.ones((4, 4)), virtual=False, names="ab"), "names"),
+        (dict(alignment_or_plan=np.ones((4, 4)), virtual=False, kind="mass"), "kind must be"),
+        (dict(alignment_or_plan=np.ones((4, 4)), virtual=False, kind=3), "kind must be"),
     ],
 )
 def test_alignment_bad_input(kwargs, match):
