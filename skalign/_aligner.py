@@ -28,6 +28,7 @@ from .losses._vaot import _vaot_loss
 from .losses._vava import vava_loss, vava_plan, vava_psi
 from .ot import VIRTUAL_RULES
 from .sequence import dtw, expected_alignment
+from .utils import with_n_jobs
 
 __all__ = ["VideoAligner", "ALIGNMENT_METHODS"]
 
@@ -411,6 +412,13 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         Where to train and embed; ``"auto"`` is CUDA when present, else the
         CPU. It is resolved at each call, so an aligner fitted on a GPU
         embeds on the CPU after unpickling on a machine without one.
+    n_jobs : int or None, default=None
+        CPU threads for ``fit``, ``transform``, ``align``, ``predict`` and
+        ``score`` (torch, numba, BLAS), by scikit-learn's convention:
+        ``None`` is one thread unless inside ``joblib.parallel_config``,
+        ``-1`` every core. One thread is the fastest for small work and
+        keeps a busy machine from stalling (:mod:`skalign.utils`); give more
+        for large batches on a quiet machine.
     random_state : int, RandomState instance or None, default=None
         Seeds the encoder's initial weights and all sampling. The same
         ``random_state`` gives the same embeddings on the CPU.
@@ -551,6 +559,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         grad_clip: float | None = None,
         precision: str = "auto",
         device: str | torch.device = "auto",
+        n_jobs: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -593,6 +602,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         self.grad_clip = grad_clip
         self.precision = precision
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -611,6 +621,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
             self.gap_open_ = float(model.gap_open.detach().cpu())
             self.gap_extend_ = float(model.gap_extend.detach().cpu())
 
+    @with_n_jobs
     def fit(self, videos: Any, y: Any = None) -> VideoAligner:
         """Train the frame encoder on videos of one process.
 

@@ -32,6 +32,7 @@ from .engine import Trainer, cache_features, derive_seed, embed_videos, resolve_
 from .io import VideoCollection, load_video
 from .metrics import kendalls_tau
 from .ot import decode_matches, vaot
+from .utils import with_n_jobs
 
 __all__ = [
     "Alignment",
@@ -322,7 +323,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
     The shared parameters, stored by ``__init__`` of the subclass, are
     ``encoder``, ``embedding_dim``, ``max_epochs``, ``batch_size``,
     ``n_frames``, ``lr``, ``weight_decay``, ``grad_clip``, ``precision``,
-    ``device``, ``random_state`` and ``verbose``.
+    ``device``, ``n_jobs``, ``random_state`` and ``verbose``.
 
     Fitted attributes: ``encoder_`` (the trained module, in eval mode),
     ``history_`` (:class:`skalign.engine.History`), ``frame_shape_``,
@@ -340,6 +341,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
         "precision": [StrOptions({"auto", "32", "bf16", "fp16"})],
         "device": [str, torch.device],
+        "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -469,6 +471,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         out = embed_videos(self.encoder_, videos, device=self._device())
         return [e.numpy() for e in out]
 
+    @with_n_jobs
     def transform(self, videos: Any) -> np.ndarray | list[np.ndarray]:
         """Embed every frame.
 
@@ -488,6 +491,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
             return self._embed([self._check_one(videos, "video")])[0]
         return self._embed(self._check_videos(videos))
 
+    @with_n_jobs
     def fit_transform(self, videos: Any, y: Any = None, **fit_params: Any) -> list[np.ndarray]:
         """Fit on ``videos`` and embed them.
 
@@ -528,6 +532,7 @@ class AlignMixin:
     emb_b) -> Alignment``.
     """
 
+    @with_n_jobs
     def align(self, a: Any, b: Any) -> Alignment | list[Alignment]:
         """Align the frames of video ``a`` to those of video ``b``.
 
@@ -558,6 +563,7 @@ class AlignMixin:
         ea, eb = self._embed(va), self._embed(vb)
         return [self._align_embeddings(x, y) for x, y in zip(ea, eb)]
 
+    @with_n_jobs
     def score(self, videos: Any, y: Any = None) -> float:
         """Mean Kendall's tau of the embeddings over all ordered pairs of videos.
 

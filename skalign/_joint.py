@@ -19,6 +19,7 @@ from .losses._asot import _asot_loss
 from .losses._vaot import _vaot_loss
 from .metrics import kendalls_tau
 from .ot import VIRTUAL_RULES
+from .utils import with_n_jobs
 
 __all__ = ["JointAlignSegment"]
 
@@ -100,6 +101,13 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         Mixed precision on CUDA; float32 on the CPU.
     device : str or torch.device, default="auto"
         Where to train and embed; resolved at each call.
+    n_jobs : int or None, default=None
+        CPU threads for ``fit``, ``transform``, ``align``, ``predict`` and
+        ``score`` (torch, numba, BLAS), by scikit-learn's convention:
+        ``None`` is one thread unless inside ``joblib.parallel_config``,
+        ``-1`` every core. One thread is the fastest for small work and
+        keeps a busy machine from stalling (:mod:`skalign.utils`); give more
+        for large batches on a quiet machine.
     random_state : int, RandomState instance or None, default=None
         Seeds the encoder, the k-means start and all sampling.
     verbose : int, default=0
@@ -210,6 +218,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         grad_clip: float | None = None,
         precision: str = "auto",
         device: str | torch.device = "auto",
+        n_jobs: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -245,6 +254,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         self.grad_clip = grad_clip
         self.precision = precision
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -281,6 +291,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
             lambda_y=None if self.align_lambda is None else float(self.align_lambda),
         )
 
+    @with_n_jobs
     def fit(self, videos: Any, y: Any = None) -> JointAlignSegment:
         """Train the encoder and the action embeddings on pairs of videos.
 
@@ -299,6 +310,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         """
         return self._fit_segmenter(videos)
 
+    @with_n_jobs
     def fit_predict(self, videos: Any, y: Any = None) -> list[np.ndarray]:
         """Fit on ``videos`` and segment them.
 
@@ -316,6 +328,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         """
         return self.fit(videos).predict(videos)
 
+    @with_n_jobs
     def score(self, videos: Any, y: Any = None) -> float:
         """MoF of the segmentation when ``y`` is given, else Kendall's tau.
 

@@ -20,6 +20,7 @@ from .engine import derive_seed, embed_videos
 from .losses._asot import _asot_loss
 from .metrics import mof
 from .ot import asot
+from .utils import with_n_jobs
 
 __all__ = ["ActionSegmenter", "SEGMENTATION_METHODS"]
 
@@ -143,6 +144,7 @@ class SegmentMixin:
             return self._embed([self._check_one(videos, "video")]), True
         return self._embed(self._check_videos(videos)), False
 
+    @with_n_jobs
     def predict_proba(self, videos: Any) -> np.ndarray | list[np.ndarray]:
         """Soft assignment of every frame to the actions.
 
@@ -161,6 +163,7 @@ class SegmentMixin:
         out = [self._proba(e) for e in emb]
         return out[0] if single else out
 
+    @with_n_jobs
     def predict(self, videos: Any) -> np.ndarray | list[np.ndarray]:
         """Segment videos: the action of every frame.
 
@@ -261,6 +264,13 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         float32.
     device : str or torch.device, default="auto"
         Where to train and embed; resolved at each call.
+    n_jobs : int or None, default=None
+        CPU threads for ``fit``, ``transform``, ``align``, ``predict`` and
+        ``score`` (torch, numba, BLAS), by scikit-learn's convention:
+        ``None`` is one thread unless inside ``joblib.parallel_config``,
+        ``-1`` every core. One thread is the fastest for small work and
+        keeps a busy machine from stalling (:mod:`skalign.utils`); give more
+        for large batches on a quiet machine.
     random_state : int, RandomState instance or None, default=None
         Seeds the encoder, the k-means start and all sampling. The same
         ``random_state`` gives the same segmentation on the CPU.
@@ -353,6 +363,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         grad_clip: float | None = None,
         precision: str = "auto",
         device: str | torch.device = "auto",
+        n_jobs: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -378,6 +389,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         self.grad_clip = grad_clip
         self.precision = precision
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -391,6 +403,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
 
         return loss_fn
 
+    @with_n_jobs
     def fit(self, videos: Any, y: Any = None) -> ActionSegmenter:
         """Train the encoder and the action embeddings on videos of one activity.
 
@@ -410,6 +423,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         """
         return self._fit_segmenter(videos)
 
+    @with_n_jobs
     def fit_predict(self, videos: Any, y: Any = None) -> list[np.ndarray]:
         """Fit on ``videos`` and segment them.
 
@@ -427,6 +441,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         """
         return self.fit(videos).predict(videos)
 
+    @with_n_jobs
     def score(self, videos: Any, y: Any) -> float:
         """Mean over frames (MoF) of the segmentation against ``y``.
 

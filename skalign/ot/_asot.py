@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..utils import small_work_on_one_thread
 from ._fgw import check_solver_options, fgw_solve
 from ._priors import temporal_prior_batch
 from ._result import OTResult
@@ -15,6 +16,7 @@ from ._validation import Problem, check_lambda, finish, prepare
 __all__ = ["asot"]
 
 
+@small_work_on_one_thread
 def asot(
     cost: Any,
     *,

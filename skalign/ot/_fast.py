@@ -144,6 +144,10 @@ def numba_backend(*tensors: torch.Tensor, iterations: int | None = None):
             from . import _numba_kernels
         except ImportError:
             _numba_kernels = None
+        else:
+            from ..utils import follow_limit
+
+            follow_limit()
         _NUMBA.append(_numba_kernels)
     module = _NUMBA[0]
     if module is None or not tensors:

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..utils import small_work_on_one_thread
 from ._fast import apply_prior_into, numba_backend
 from ._priors import PRIORS, band_width
 from ._result import OTResult
@@ -358,6 +359,7 @@ def check_solver_options(alpha, radius, epsilon, max_iter, tol, inner_max_iter, 
     return alpha, radius, epsilon, max_iter, tol, inner_max_iter, inner_tol
 
 
+@small_work_on_one_thread
 def structured_fgw(
     cost: Any,
     *,

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ..utils import small_work_on_one_thread
 from ._fast import numba_backend
 from ._validation import check_int, check_positive, finish, flags, marginal, prepare
 
@@ -274,6 +275,7 @@ def scaling_sinkhorn(
     return alpha, beta_out, plan, n_iter, converged
 
 
+@small_work_on_one_thread
 def sinkhorn(
     cost: Any,
     a: Any = None,

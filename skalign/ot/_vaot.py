@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..utils import small_work_on_one_thread
 from ._fgw import check_solver_options, fgw_solve
 from ._priors import temporal_prior_batch
 from ._result import OTResult
@@ -76,6 +77,7 @@ def _threshold_plan(T: torch.Tensor, zeta: float) -> torch.Tensor:
     return aug
 
 
+@small_work_on_one_thread
 def vaot(
     cost: Any,
     *,

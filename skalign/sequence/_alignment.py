@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from ..utils import small_work_on_one_thread
 from ._common import check_gamma, matrix_like, prepare, prepare_penalty, resolve_backend
 from ._recursion import OP_MIN, OP_SMOOTHMIN, OP_SOFTMIN, DTWFamily, SmithWaterman
 
@@ -15,6 +16,7 @@ _OPS = {"dtw": OP_MIN, "soft_dtw": OP_SOFTMIN, "smooth_dtw": OP_SMOOTHMIN}
 _DEFAULT_GAMMA = {"soft_dtw": 1.0, "smooth_dtw": 0.1, "smith_waterman": 0.8}
 
 
+@small_work_on_one_thread
 def expected_alignment(
     matrix: Any,
     *,

@@ -27,6 +27,10 @@ def numba_kernels() -> Any:
         except ImportError:
             module = None
         _nb = module
+        if module is not None:
+            from ..utils import follow_limit
+
+            follow_limit()
     return _nb
 
 __all__ = ["DPResult"]

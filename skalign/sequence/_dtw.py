@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..utils import small_work_on_one_thread
 from ._common import DPResult, finish, prepare, resolve_backend
 from ._recursion import OP_MIN, DTWFamily, dtw_paths
 
 __all__ = ["dtw"]
 
 
+@small_work_on_one_thread
 def dtw(cost: Any, *, mask_x: Any = None, mask_y: Any = None, backend: str = "auto") -> DPResult:
     r"""Exact dynamic time warping: optimal value, accumulated matrix and path.
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..utils import small_work_on_one_thread
 from ._common import DPResult, check_gamma, finish, prepare, prepare_penalty, resolve_backend
 from ._recursion import SmithWaterman
 
 __all__ = ["smith_waterman"]
 
 
+@small_work_on_one_thread
 def smith_waterman(
     similarity: Any,
     gap_open: Any = 1.0,

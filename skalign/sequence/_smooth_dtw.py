@@ -7,12 +7,14 @@ from typing import Any
 import torch
 
 from .._array import as_float_tensor, like_input, prefix_mask
+from ..utils import small_work_on_one_thread
 from ._common import DPResult, check_gamma, finish, prepare, resolve_backend
 from ._recursion import OP_SMOOTHMIN, DTWFamily
 
 __all__ = ["smooth_dtw", "contrastive_cost"]
 
 
+@small_work_on_one_thread
 def smooth_dtw(
     cost: Any,
     gamma: float = 0.1,

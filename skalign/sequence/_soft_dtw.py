@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..utils import small_work_on_one_thread
 from ._common import DPResult, check_gamma, finish, prepare, resolve_backend
 from ._recursion import OP_SOFTMIN, DTWFamily
 
 __all__ = ["soft_dtw"]
 
 
+@small_work_on_one_thread
 def soft_dtw(
     cost: Any,
     gamma: float = 1.0,
