@@ -28,9 +28,45 @@ plotting
 
 __version__ = "0.1.0.dev0"
 
-from ._aligner import VideoAligner  # noqa: E402
-from ._base import Alignment  # noqa: E402
-from ._joint import JointAlignSegment  # noqa: E402
-from ._segmenter import ActionSegmenter  # noqa: E402
+# The estimators pull in torch, scikit-learn and scipy (seconds), so they and
+# the subpackages load on first use (PEP 562): ``import skalign`` and the
+# ``skalign`` command's ``--help``/``--version`` stay fast. Fitted estimators
+# pickle by their defining private modules (``skalign._aligner``, ...), which
+# unpickling imports directly.
+import importlib as _importlib  # noqa: E402
+from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
+from typing import Any as _Any  # noqa: E402
+
+if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._aligner import VideoAligner
+    from ._base import Alignment
+    from ._joint import JointAlignSegment
+    from ._segmenter import ActionSegmenter
 
 __all__ = ["ActionSegmenter", "Alignment", "JointAlignSegment", "VideoAligner", "__version__"]
+
+_LAZY_NAMES = {
+    "ActionSegmenter": "._segmenter",
+    "Alignment": "._base",
+    "JointAlignSegment": "._joint",
+    "VideoAligner": "._aligner",
+}
+_SUBMODULES = frozenset(
+    {"datasets", "encoders", "engine", "io", "losses", "metrics", "ot", "plotting", "sequence", "utils"}
+)
+
+
+def __getattr__(name: str) -> _Any:
+    """Import a top-level estimator or subpackage on first access (PEP 562)."""
+    if name in _LAZY_NAMES:
+        value = getattr(_importlib.import_module(_LAZY_NAMES[name], __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    if name in _SUBMODULES:
+        return _importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, loaded or not."""
+    return sorted(set(globals()) | set(__all__) | _SUBMODULES)

@@ -1,5 +1,6 @@
 """The ``skalign`` command, run as a user would (in a subprocess)."""
 
+import argparse
 import csv
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from skalign import VideoAligner
-from skalign.cli import main
+from skalign.cli import build_parser, main
 from skalign.datasets import make_process_videos
 
 
@@ -25,6 +26,9 @@ def test_demo_prints_figures_and_writes_a_picture(tmp_path):
     assert "Kendall tau" in out.stdout and "VAOT embeddings" in out.stdout
     png = tmp_path / "alignment.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {png.resolve()}" in out.stdout
+    # progress while it trains, on stderr
+    assert "epoch 1/3" in out.stderr and "epoch 3/3" in out.stderr
 
 
 def test_help_lists_the_commands():
@@ -122,3 +126,72 @@ def test_segment_help_and_bad_segment_count(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--segment" in err
     assert not (tmp_path / "m.joblib").exists()
+
+
+def _feature_files(tmp_path, n=3):
+    videos, _ = make_process_videos(n, 3, n_frames=(30, 40), n_features=8, random_state=0)
+    paths = []
+    for i, v in enumerate(videos):
+        np.save(tmp_path / f"v{i}.npy", v)
+        paths.append(str(tmp_path / f"v{i}.npy"))
+    return paths
+
+
+def test_fit_shows_epoch_progress_unless_quiet(tmp_path):
+    paths = _feature_files(tmp_path)
+    model = str(tmp_path / "m.joblib")
+    out = _run("fit", *paths, "-o", model, "--epochs", "2", "--device", "cpu")
+    assert out.returncode == 0, out.stderr
+    assert "epoch 1/2" in out.stderr and "epoch 2/2" in out.stderr and "loss=" in out.stderr
+    assert "epoch 1/" not in out.stdout and f"wrote {model}" in out.stdout
+    quiet = _run("fit", *paths, "-o", model, "--epochs", "2", "--device", "cpu", "--quiet")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "epoch 1/" not in quiet.stderr and "fitting" not in quiet.stderr
+    assert f"wrote {model}" in quiet.stdout
+
+
+def test_every_option_has_help():
+    parser = build_parser()
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert len(subparsers) == 1
+    commands = subparsers[0].choices
+    assert {"demo", "fit", "align", "segment"} <= set(commands)
+    missing = []
+    for name, p in [("skalign", parser), *((f"skalign {k}", v) for k, v in commands.items())]:
+        for action in p._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            if not (action.help or "").strip():
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert missing == []
+    for choice in subparsers[0]._choices_actions:  # the one-line help of each command
+        assert choice.help.strip()
+    for name in ("demo", "fit"):
+        options = {s for a in commands[name]._actions for s in a.option_strings}
+        assert {"--quiet", "-q", "--verbose", "-v", "--epochs"} <= options
+
+
+@pytest.mark.parametrize("epochs", ["0", "-3"])
+def test_epochs_below_one_is_refused(tmp_path, capsys, epochs):
+    paths = _feature_files(tmp_path, n=2)
+    model = tmp_path / "m.joblib"
+    assert main(["fit", *paths, "-o", str(model), "--epochs", epochs]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--epochs" in err and epochs in err
+    assert not model.exists()
+    assert main(["demo", "--out", str(tmp_path), "--epochs", epochs]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--epochs" in err
+    assert not (tmp_path / "alignment.png").exists()
+
+
+def test_version_and_quiet_verbose_conflict(capsys):
+    import skalign
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"skalign {skalign.__version__}"
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "a.npy", "b.npy", "-q", "-v"])
+    assert info.value.code == 2
