@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,14 +74,24 @@ class LambdaCallback(Callback):
             setattr(self, name, fn)
 
 
+def _seconds(t: float) -> str:
+    """``12.3s``, ``4m05s`` or ``2h07m``."""
+    if t < 60:
+        return f"{t:.1f}s"
+    if t < 3600:
+        return f"{int(t // 60)}m{int(t % 60):02d}s"
+    return f"{int(t // 3600)}h{int(t % 3600 // 60):02d}m"
+
+
 class ProgressBar(Callback):
     """Text progress: one line per epoch, and a bar over the steps.
 
     Parameters
     ----------
     verbose : int, default=1
-        ``1`` prints one line per epoch (loss, figures, time); ``2`` also
-        redraws a bar after every step.
+        ``1`` prints one line per epoch (loss, figures, time, and the time
+        left at the mean pace of the epochs so far); ``2`` also redraws a bar
+        after every step.
     stream : file-like, default=sys.stderr
         Where to write.
     width : int, default=30
@@ -97,7 +106,7 @@ class ProgressBar(Callback):
     >>> class T: max_epochs = 3; steps_per_epoch_ = 2; rank = 0
     >>> bar.on_epoch_end(T(), {"epoch": 1, "loss": 0.5, "n_steps": 2, "duration": 0.1})
     >>> out.getvalue().strip()
-    'epoch 1/3  loss=0.5000  (0.1s)'
+    'epoch 1/3  loss=0.5000  (0.1s, eta 0.2s)'
     """
 
     def __init__(self, verbose: int = 1, stream: TextIO | None = None, width: int = 30) -> None:
@@ -105,14 +114,14 @@ class ProgressBar(Callback):
         self.stream = stream
         self.width = int(width)
         self._step = 0
-        self._t0 = 0.0
+        self._spent = 0.0
+        self._epochs_seen = 0
 
     def _out(self) -> TextIO:
         return self.stream if self.stream is not None else sys.stderr
 
     def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
         self._step = 0
-        self._t0 = time.perf_counter()
         self._epoch = epoch
 
     def on_batch_end(self, trainer: Trainer, *, batch: Any, loss: Any, figures: dict[str, Any]) -> None:
@@ -138,9 +147,13 @@ class ProgressBar(Callback):
         )
         lead = "\r" if self.verbose >= 2 else ""
         pad = " " * (self.width + 30) if self.verbose >= 2 else ""
+        self._spent += float(record["duration"])
+        self._epochs_seen += 1
+        left = int(trainer.max_epochs) - int(record["epoch"])
+        eta = f", eta {_seconds(left * self._spent / self._epochs_seen)}" if left > 0 else ""
         self._out().write(
             f"{lead}{pad}{lead}epoch {record['epoch']}/{trainer.max_epochs}  "
-            f"loss={record['loss']:.4f}{extra}  ({record['duration']:.1f}s)\n"
+            f"loss={record['loss']:.4f}{extra}  ({record['duration']:.1f}s{eta})\n"
         )
         self._out().flush()
 
