@@ -23,10 +23,12 @@ a GPU run and a CPU run of this script give figures to put side by side:
      trainable ``MobileNetV2Backbone`` and the temporal head
      (``TemporalEmbedder``, two context frames), 4 pairs of 32 frames a step.
 
-   Each is fitted twice with the same seed, for ``e1`` and ``e2`` epochs; the
-   time of a step is the difference over the extra steps, so that set-up,
-   the first (compiling) steps and the final embedding are left out. On CUDA
-   with mixed precision off (``precision="32"``) and on (``"bf16"``).
+   The estimator runs with ``n_jobs`` set to ``--threads``. After a
+   warm-up fit of one epoch, each is fitted twice with the same seed, for
+   ``e1`` and ``e2`` epochs; the time of a step is the difference over the
+   extra steps, so that set-up, compilation and the final embedding are left
+   out. On CUDA with mixed precision off (``precision="32"``) and on
+   (``"bf16"``).
 4. Frozen backbones: ``skalign.engine.cache_features`` (the once-per-frame
    feature pass of ``fit`` with a frozen backbone) on 224 x 224 frames,
    MobileNetV2 and, where torchvision is installed, ResNet-50 up to conv4
@@ -239,7 +241,7 @@ def _fit_seconds(make: Callable[[int], VideoAligner], videos: list, epochs: int)
 
 
 def bench_train(device: torch.device, precisions: list[str], quick: bool, frame_size: int,
-                n_videos: int) -> list[dict]:
+                n_videos: int, n_jobs: int) -> list[dict]:
     rows = []
     widths = [9, 9, 16, 10, 12, 8]
     _print_row(["input", "precision", "pairs x frames", "step ms", "frames/s", "loss"], widths)
@@ -258,7 +260,7 @@ def bench_train(device: torch.device, precisions: list[str], quick: bool, frame_
         for precision in precisions:
             def make(epochs, opts=opts, precision=precision):
                 return VideoAligner(method="vaot", max_epochs=epochs, device=str(device), precision=precision,
-                                    random_state=0, **opts)
+                                    random_state=0, n_jobs=n_jobs, **opts)
 
             _fit_seconds(make, videos, 1)  # warm-up: compiled kernels, allocator, autotuning
             t1, _ = _fit_seconds(make, videos, e1)
@@ -311,7 +313,8 @@ def bench_backbone(device: torch.device, quick: bool) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=2, help="intra-op threads on the CPU")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="CPU threads (intra-op, numba; the estimators' n_jobs)")
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--vaot-sizes", default="1024,4096,16384")
     parser.add_argument("--dp-sizes", default="1024,4096")
@@ -356,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_dp(device, sizes(args.dp_sizes), repeat, batched=True)
         elif section == "train":
             precisions = ["32", "bf16"] if device.type == "cuda" else ["32"]
-            rows += bench_train(device, precisions, args.quick, args.frame_size, args.train_videos)
+            rows += bench_train(device, precisions, args.quick, args.frame_size, args.train_videos,
+                                n_jobs=args.threads)
         elif section == "backbone":
             rows += bench_backbone(device, args.quick)
         print(f"({section}: {time.perf_counter() - t0:.1f} s)", flush=True)

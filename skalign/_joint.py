@@ -105,9 +105,10 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         CPU threads for ``fit``, ``transform``, ``align``, ``predict`` and
         ``score`` (torch, numba, BLAS), by scikit-learn's convention:
         ``None`` is one thread unless inside ``joblib.parallel_config``,
-        ``-1`` every core. One thread is the fastest for small work and
-        keeps a busy machine from stalling (:mod:`skalign.utils`); give more
-        for large batches on a quiet machine.
+        ``-1`` every core. One thread is as fast for small work and keeps
+        a busy machine from stalling (:mod:`skalign.utils`); give more for
+        large batches on a quiet machine. On a CUDA device, ``None`` leaves
+        the CPU's threads as they are.
     random_state : int, RandomState instance or None, default=None
         Seeds the encoder, the k-means start and all sampling.
     verbose : int, default=0

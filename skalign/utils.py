@@ -5,9 +5,10 @@ training step on a few short videos, a solve of a few hundred frames. On
 such work a pool of threads costs more than it brings, and on a machine
 whose cores are shared with other processes it costs far more: a thread
 that waits for a descheduled partner spins. Measured on 2 cores beside 2
-busy processes (``benchmarks/bench_threads.py``), the demo's fit took 10 to
-20 times longer with torch's default threads than on a quiet machine, and a
-few times longer on one thread.
+busy processes (``benchmarks/bench_threads.py``, two runs), the demo's fit
+(5 epochs) took 5.5 to 7 times as long as on a quiet machine on torch's
+default two threads, and 1.7 to 1.8 times as long on one thread; quiet, the
+two took the same time.
 
 So skalign decides the number of threads per call:
 
@@ -15,7 +16,8 @@ So skalign decides the number of threads per call:
   is one thread unless inside ``joblib.parallel_config(n_jobs=...)``,
   ``-1`` is every core) and run ``fit``, ``transform``, ``align``,
   ``predict`` and ``score`` inside :func:`thread_limit` of that many
-  threads;
+  threads; on a CUDA device, ``None`` leaves the CPU's threads as they are
+  (they prepare the GPU's batches);
 - the solvers of :mod:`skalign.ot` and the recursions of
   :mod:`skalign.sequence` run on one thread when their cost matrix has
   fewer than :data:`SMALL_WORK` entries, and on the caller's threads
@@ -202,6 +204,14 @@ def _numba_busy() -> bool:
         return False
 
 
+def _on_cuda(estimator: Any) -> bool:
+    """Whether the estimator's ``device`` resolves to a CUDA device."""
+    try:
+        return estimator._device().type == "cuda"
+    except (AttributeError, ValueError, RuntimeError, TypeError):
+        return False
+
+
 def with_n_jobs(method: F) -> F:
     """Decorate an estimator's public method: run it inside
     :func:`thread_limit` of ``effective_n_threads(self.n_jobs)`` threads."""
@@ -211,6 +221,9 @@ def with_n_jobs(method: F) -> F:
         n_jobs = getattr(self, "n_jobs", None)
         if n_jobs is not None and not isinstance(n_jobs, Integral):
             return method(self, *args, **kwargs)  # its parameter validation names the error
+        if n_jobs is None and _on_cuda(self):
+            # The CPU prepares the GPU's batches: leave its threads as they are.
+            return method(self, *args, **kwargs)
         n = effective_n_threads(n_jobs)
         if _LIMIT and _LIMIT[-1] == n:
             return method(self, *args, **kwargs)

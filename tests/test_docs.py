@@ -90,6 +90,23 @@ def test_page_code_runs(page, tmp_path):
     assert proc.returncode == 0, proc.stderr[-5000:]
 
 
+README_SNIPPETS = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(), flags=re.M | re.S)
+
+
+def test_readme_has_python_snippets():
+    assert len(README_SNIPPETS) >= 3
+
+
+@pytest.mark.parametrize("index", range(len(README_SNIPPETS)))
+def test_readme_snippet_runs_alone(index, tmp_path):
+    # Each snippet as written, in a fresh process: it must need nothing from
+    # the snippets before it.
+    script = tmp_path / "snippet.py"
+    script.write_text(README_SNIPPETS[index])
+    proc = _run([sys.executable, str(script)], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+
+
 def _example_id(path: Path) -> str:
     return path.stem
 

@@ -135,3 +135,22 @@ def test_n_jobs_is_validated():
     videos, _ = make_process_videos(3, 3, n_frames=(20, 24), n_features=6, random_state=0)
     with pytest.raises(ValueError, match="n_jobs"):
         VideoAligner(n_jobs="all", max_epochs=1).fit(videos)
+
+
+def test_default_n_jobs_leaves_the_threads_of_a_cuda_estimator(two_threads):
+    from skalign.utils import with_n_jobs
+
+    class Est:
+        def __init__(self, device, n_jobs=None):
+            self.device, self.n_jobs = device, n_jobs
+
+        def _device(self):
+            return torch.device(self.device)
+
+        @with_n_jobs
+        def fit(self):
+            return torch.get_num_threads()
+
+    assert Est("cuda").fit() == 2  # the CPU feeds the GPU: threads as they were
+    assert Est("cuda", n_jobs=1).fit() == 1
+    assert Est("cpu").fit() == 1
