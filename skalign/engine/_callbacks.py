@@ -89,9 +89,9 @@ class ProgressBar(Callback):
     Parameters
     ----------
     verbose : int, default=1
-        ``1`` prints one line per epoch (loss, figures, time, and the time
-        left at the mean pace of the epochs so far); ``2`` also redraws a bar
-        after every step.
+        ``1`` prints one line per epoch (loss, figures, time, video pairs
+        (or videos) a second, and the time left at the mean pace of the
+        epochs so far); ``2`` also redraws a bar after every step.
     stream : file-like, default=sys.stderr
         Where to write.
     width : int, default=30
@@ -103,10 +103,10 @@ class ProgressBar(Callback):
     >>> from skalign.engine import ProgressBar
     >>> out = io.StringIO()
     >>> bar = ProgressBar(verbose=1, stream=out)
-    >>> class T: max_epochs = 3; steps_per_epoch_ = 2; rank = 0
+    >>> class T: max_epochs = 3; steps_per_epoch_ = 2; rank = 0; batch_size = 4; pairs = True
     >>> bar.on_epoch_end(T(), {"epoch": 1, "loss": 0.5, "n_steps": 2, "duration": 0.1})
     >>> out.getvalue().strip()
-    'epoch 1/3  loss=0.5000  (0.1s, eta 0.2s)'
+    'epoch 1/3  loss=0.5000  (0.1s, 80.0 pairs/s, eta 0.2s)'
     """
 
     def __init__(self, verbose: int = 1, stream: TextIO | None = None, width: int = 30) -> None:
@@ -151,9 +151,14 @@ class ProgressBar(Callback):
         self._epochs_seen += 1
         left = int(trainer.max_epochs) - int(record["epoch"])
         eta = f", eta {_seconds(left * self._spent / self._epochs_seen)}" if left > 0 else ""
+        rate = ""
+        items = int(record.get("n_steps", 0)) * int(getattr(trainer, "batch_size", 0))
+        if items and record["duration"] > 0:
+            unit = "pairs" if getattr(trainer, "pairs", True) else "videos"
+            rate = f", {items / record['duration']:.1f} {unit}/s"
         self._out().write(
             f"{lead}{pad}{lead}epoch {record['epoch']}/{trainer.max_epochs}  "
-            f"loss={record['loss']:.4f}{extra}  ({record['duration']:.1f}s{eta})\n"
+            f"loss={record['loss']:.4f}{extra}  ({record['duration']:.1f}s{rate}{eta})\n"
         )
         self._out().flush()
 
