@@ -11,7 +11,7 @@ from ..utils import small_work_on_one_thread
 from ._fgw import check_solver_options, fgw_solve
 from ._priors import temporal_prior_batch
 from ._result import OTResult
-from ._validation import Problem, check_lambda, finish, prepare
+from ._validation import Problem, check_lambda, check_positive, finish, prepare
 
 __all__ = ["asot"]
 
@@ -34,6 +34,7 @@ def asot(
     inner_tol: float = 1e-6,
     step_size: float | str | None = "auto",
     convention: str = "authors",
+    marginal_tol: float = 1e-4,
 ) -> OTResult:
     r"""Frame-to-action transport for action segmentation (ASOT).
 
@@ -77,6 +78,11 @@ def asot(
         code does, so that ASOT's published hyper-parameters mean what they
         meant there; ``"paper"`` uses the exact gradient ``2 alpha Cv T Ca``
         of ``alpha <Cv T Ca, T>``. See :func:`structured_fgw`.
+    marginal_tol : float, default=1e-4
+        Tolerance on the balanced marginals of the returned plan (the
+        frames', unless ``lambda_frames`` is set), L1 relative to the mass;
+        ``converged`` is True only when they hold. See
+        :func:`structured_fgw`.
 
     Returns
     -------
@@ -111,6 +117,7 @@ def asot(
     )
     lambda_frames = check_lambda(lambda_frames, "lambda_frames")
     lambda_actions = check_lambda(lambda_actions, "lambda_actions")
+    marginal_tol = check_positive(marginal_tol, "marginal_tol")
     if not (isinstance(rho, (int, float, np.floating, np.integer)) and np.isfinite(rho) and rho >= 0):
         raise ValueError(f"rho must be a finite number >= 0, got {rho!r}.")
     C = problem.cost
@@ -119,9 +126,11 @@ def asot(
         R = temporal_prior_batch(problem.n, problem.m, N, K, C.dtype, C.device)
         C = torch.where(problem.valid, C + rho * R, torch.zeros((), dtype=C.dtype, device=C.device))
         problem = Problem(C, problem.n, problem.m, problem.mask_x, problem.mask_y, problem.batched, problem.from_numpy)
+    report: dict = {}
     plan, value, n_iter, converged = fgw_solve(
         problem, alpha=alpha, radius=radius, epsilon=epsilon, prior_x="band", prior_y="off_diagonal",
         lambda_x=lambda_frames, lambda_y=lambda_actions, a=None, b=None, max_iter=max_iter, tol=tol,
         inner_max_iter=inner_max_iter, inner_tol=inner_tol, step_size=step_size, convention=convention,
+        marginal_tol=marginal_tol, report=report,
     )
-    return finish(problem, plan, value, n_iter, converged)
+    return finish(problem, plan, value, n_iter, converged, message=report["message"])

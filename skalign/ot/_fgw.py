@@ -37,6 +37,10 @@ _CHECK_EVERY = 5
 # Inner solves of at most this many Sinkhorn iterations are one block of
 # scaling_sinkhorn (its check_every), the case the fused kernels cover.
 _LEAN_SINKHORN = 10
+#: Range of the linear cost over epsilon (``(1 - alpha) (max C - min C) /
+#: epsilon``) beyond which plans are not reliable (the message of a solve
+#: that did not converge says so).
+_RELIABLE_RATIO = 1e3
 
 
 def _check_prior(kind: Any, name: str) -> str | None:
@@ -96,6 +100,74 @@ def _kl(mass: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return (ratio - mass + ref).sum(1)
 
 
+#: Sinkhorn iterations at most of the polishing step (:func:`_polish`).
+POLISH_MAX_ITER = 1000
+
+
+def _valid_range(C: torch.Tensor, problem: Problem) -> tuple[float, float]:
+    """Smallest and largest cost over the valid entries (padding included
+    only as zeros, which can only widen the range)."""
+    lo, hi = torch.aminmax(C)
+    return float(lo), float(hi)
+
+
+def _marginal_error(T: torch.Tensor, wa: torch.Tensor, wb: torch.Tensor, row_fixed: Any, col_fixed: Any) -> torch.Tensor:
+    """L1 error of the constrained marginals of ``T``, relative to the mass
+    of ``wa``: ``(|T 1 - a|_1 + |T^T 1 - b|_1) / sum(a)`` over the balanced
+    sides (``row_fixed`` / ``col_fixed`` a bool, or a per-column mask for
+    the columns whose mass is fixed). Sums in float64."""
+    err = torch.zeros(T.shape[0], dtype=torch.float64, device=T.device)
+    if row_fixed is True:
+        err = err + (T.sum(2, dtype=torch.float64) - wa.double()).abs().sum(1)
+    if isinstance(col_fixed, torch.Tensor) or col_fixed is True:
+        dev = (T.sum(1, dtype=torch.float64) - wb.double()).abs()
+        if isinstance(col_fixed, torch.Tensor):
+            dev = dev * col_fixed.to(dev.dtype)
+        err = err + dev.sum(1)
+    return (err / wa.double().sum(1)).to(T.dtype)
+
+
+def _polish(logK, wa, wb, beta, kappa_x, kappa_y, active, tol):
+    """Sinkhorn iterations (at most :data:`POLISH_MAX_ITER`) on the kernel
+    ``logK`` for the ``active`` problems, until the marginals hold to
+    ``tol``: the scaling form with absorption first (balanced), then the
+    log domain for the problems it leaves off (small ``epsilon``, kernels
+    whose entries underflow). Returns the plan."""
+    dtype, device = logK.dtype, logK.device
+    neg_inf = torch.tensor(float("-inf"), dtype=dtype, device=device)
+    zero = torch.zeros((), dtype=dtype, device=device)
+    if beta is not None:
+        _, _, T, _, _ = scaling_sinkhorn(logK, wa, wb, beta, max_iter=POLISH_MAX_ITER, tol=0.5 * tol,
+                                         active=active)
+        todo = active & (_marginal_error(T, wa, wb, True, True) > tol)
+        if not bool(todo.any()):
+            return T
+    else:
+        T, todo = None, active
+    a0 = torch.where(wa > 0, zero, neg_inf)
+    b0 = torch.where(wb > 0, zero, neg_inf)
+    pa, pb, _, _ = log_sinkhorn(logK, wa, wb, a0, b0, kappa_x=kappa_x, kappa_y=kappa_y,
+                                max_iter=POLISH_MAX_ITER, tol=0.5 * tol, active=todo)
+    T_log = torch.exp(logK + pa[:, :, None] + pb[:, None, :])
+    return T_log if T is None else torch.where(todo[:, None, None], T_log, T)
+
+
+def _range_message(err, converged, marginal_tol, cost_ratio, epsilon, dtype) -> str:
+    """Why a problem did not converge, with the range of costs that works."""
+    if bool(converged.all()):
+        return ""
+    finite = err[~converged & torch.isfinite(err)]
+    if finite.numel() == 0:
+        return ("The outer iterations did not converge (the plan still changed by more than tol "
+                "at max_iter): raise max_iter or epsilon.")
+    worst = float(finite.max())
+    return (f"The marginals of the plan are off by {worst:.3g} (L1, relative to the mass; "
+            f"marginal_tol={marginal_tol:g}). The linear cost spans {cost_ratio:.3g} times epsilon={epsilon:g}; "
+            f"the Sinkhorn iterations needed grow with this ratio and beyond about {_RELIABLE_RATIO:g} "
+            f"(e.g. a 1 - cos cost in [0, 2] with epsilon < {2.0 / _RELIABLE_RATIO:g}) plans are not reliable: "
+            "raise epsilon or normalise the cost.")
+
+
 def fgw_solve(
     problem: Problem,
     *,
@@ -116,13 +188,36 @@ def fgw_solve(
     convention: str,
     virtual: bool = False,
     owned: bool = False,
+    marginal_tol: float = 1e-4,
+    report: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Core solver on a validated problem. Returns plan, value, n_iter, converged.
 
-    With ``owned=True`` the solver may overwrite ``problem.cost``.
+    With ``owned=True`` the solver may overwrite ``problem.cost``. A problem
+    is converged when the L1 change of its plan fell below ``tol`` *and* the
+    returned plan satisfies its balanced marginals to ``marginal_tol``
+    (:func:`_marginal_error`). A problem that stopped on the plan change but
+    whose marginals do not hold gets further Sinkhorn iterations on the
+    linearised kernel at its plan (:func:`_polish`). ``report``, when given,
+    receives ``marginal_error`` (per problem), ``cost_ratio`` (the range of
+    the linear cost over ``epsilon``) and ``message``.
     """
     C = problem.cost
     dtype, device = C.dtype, C.device
+    # Balanced transport (at least one side balanced fixes the total mass)
+    # is invariant to a constant added to the cost: a cost far from zero
+    # (e.g. C + 1e4) is shifted by its smallest valid entry, the virtual
+    # frame's cost included, so that float32 keeps its differences.
+    cmin, cmax = _valid_range(C, problem)
+    shift = 0.0
+    if (lambda_x is None or lambda_y is None) and abs(cmin) > max(cmax - cmin, 1.0):
+        shift = cmin
+        C = C.sub_(shift) if owned else C - shift
+        owned = True
+        if problem.masked:
+            C.masked_fill_(~problem.valid, 0.0)
+        problem = Problem(C, problem.n, problem.m, problem.mask_x, problem.mask_y, problem.batched, problem.from_numpy)
+    cost_ratio = (1.0 - alpha) * (cmax - cmin) / epsilon
     B = C.shape[0]
     zero = torch.zeros((), dtype=dtype, device=device)
     neg_inf = torch.tensor(float("-inf"), dtype=dtype, device=device)
@@ -324,13 +419,48 @@ def fgw_solve(
             done = active & (change <= tol)
             converged |= done
             active &= ~done
+    # Marginals of the returned plan, measured only for the problems that
+    # stopped on the plan change (the others are not converged anyway, and
+    # the normal path pays two reductions at most).
+    row_fixed, col_fixed = lambda_x is None, lambda_y is None
+    if virtual and lambda_y is not None:
+        col_fixed = torch.zeros(C.shape[2], dtype=torch.bool, device=device)
+        col_fixed[-1] = True  # the virtual column keeps its mass
+    err = torch.full((B,), float("inf"), dtype=dtype, device=device)
+    polished = False
+    if bool(converged.any()):
+        err = torch.where(converged, _marginal_error(T, wa, wb, row_fixed, col_fixed), err)
+        bad = converged & (err > marginal_tol)
+        if bool(bad.any()):
+            if step_size is None:
+                if alpha > 0 and structure.active:
+                    structure.product_into(T, G)
+                    logK = G.mul_(c1).add_(C_scaled)
+                else:
+                    logK = G.copy_(C_scaled)
+            else:
+                logK = gradient(T).mul_(-1.0 / epsilon)
+            if masked:
+                logK.masked_fill_(invalid, float("-inf"))
+            start = torch.where(wb > 0, beta_warm, zero) if balanced else None
+            T_pol = _polish(logK, wa, wb, start, kappa_x, kappa_y, bad, marginal_tol)
+            T = torch.where(bad[:, None, None], T_pol, T)
+            polished = True  # z1 no longer holds T Cy of the returned plan
+            err = torch.where(bad, _marginal_error(T, wa, wb, row_fixed, col_fixed), err)
+        converged = converged & (err <= marginal_tol)
+    if report is not None:
+        report["marginal_error"] = err
+        report["cost_ratio"] = cost_ratio
+        report["message"] = _range_message(err, converged, marginal_tol, cost_ratio, epsilon, dtype)
     # The objective without entropy, at the returned plan.
     if owned and alpha < 1.0 and step_size is None:
         value = -epsilon * _dot(C_scaled, T)  # C_scaled = -(1 - alpha) C / epsilon
     else:
         value = (1.0 - alpha) * _dot(C, T)
+    if shift != 0.0:
+        value = value + (1.0 - alpha) * shift * T.sum((1, 2))
     if alpha > 0 and structure.active:
-        if nb is not None:
+        if nb is not None and not polished:
             # Z = T Cy of the returned plan is in z1 (written with it).
             quad = nb.band_dot(structure.z1, T, structure.wx[0]).to(dtype)
         else:
@@ -380,6 +510,7 @@ def structured_fgw(
     inner_tol: float = 1e-6,
     step_size: float | str | None = None,
     convention: str = "paper",
+    marginal_tol: float = 1e-4,
 ) -> OTResult:
     r"""Entropic fused Gromov-Wasserstein transport with structural priors.
 
@@ -443,13 +574,38 @@ def structured_fgw(
         ``2 alpha Cx T Cy``). ``"authors"`` follows the VAOT and ASOT
         authors' code, whose gradient is ``alpha Cx T Cy``: it minimises
         ``(1-alpha) <C,T> + (alpha/2) <Cx T Cy, T>``.
+    marginal_tol : float, default=1e-4
+        Tolerance on the marginals of the returned plan: the L1 error of its
+        row and column sums against ``a`` and ``b``, over the balanced sides
+        only (a side with a KL penalty is not constrained), divided by the
+        total mass of ``a`` (so absolute for the default unit mass). A
+        problem is ``converged`` only when the plan change fell below
+        ``tol`` *and* this error is at most ``marginal_tol``. When the plan
+        change stops the outer loop but the marginals do not hold (small
+        ``epsilon``, costs of large range), up to 1000 further Sinkhorn
+        iterations are run on the linearised kernel at the returned plan
+        (scaling form, then log domain), and the error measured again. A
+        problem that reaches ``max_iter`` is not converged and its plan is
+        returned as it is (no extra work on the timed path).
 
     Returns
     -------
     OTResult
         ``plan``; ``value``: the objective above without the entropy term
         (with ``alpha/2`` for ``convention="authors"``); ``n_iter``;
-        ``converged``.
+        ``converged``; ``message``: why a problem did not converge, with the
+        range of ``cost / epsilon`` that works.
+
+    Notes
+    -----
+    With at least one balanced side the objective changes by a constant
+    when a constant is added to the cost, so a cost far from zero is
+    shifted internally by its smallest entry (``value`` is that of the
+    original cost). Scaling is not free (``epsilon`` is absolute): the
+    Sinkhorn iterations needed grow with ``(1 - alpha) (max C - min C) /
+    epsilon``; beyond about 1e3 (e.g. a ``1 - cos`` cost in [0, 2] with
+    ``epsilon < 2e-3``) plans may violate their marginals, which
+    ``converged=False`` and ``message`` then report.
 
     References
     ----------
@@ -477,9 +633,12 @@ def structured_fgw(
     prior_y = _check_prior(prior_y, "prior_y")
     lambda_x = check_lambda(lambda_x, "lambda_x")
     lambda_y = check_lambda(lambda_y, "lambda_y")
+    marginal_tol = check_positive(marginal_tol, "marginal_tol")
+    report: dict = {}
     plan, value, n_iter, converged = fgw_solve(
         problem, alpha=alpha, radius=radius, epsilon=epsilon, prior_x=prior_x, prior_y=prior_y,
         lambda_x=lambda_x, lambda_y=lambda_y, a=a, b=b, max_iter=max_iter, tol=tol,
         inner_max_iter=inner_max_iter, inner_tol=inner_tol, step_size=step_size, convention=convention,
+        marginal_tol=marginal_tol, report=report,
     )
-    return finish(problem, plan, value, n_iter, converged)
+    return finish(problem, plan, value, n_iter, converged, message=report["message"])

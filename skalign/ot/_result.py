@@ -26,10 +26,16 @@ class OTResult:
         solvers). For a batch, per problem: a problem that converges early is
         frozen, so each problem gets the plan it would get alone.
     converged : bool or ndarray of shape (B,)
-        Whether the stopping tolerance was reached (per problem for a batch).
+        Whether the stopping tolerance was reached (per problem for a
+        batch). For the transport solvers this includes the marginals of
+        the returned plan holding to ``marginal_tol`` (measured on the plan).
+    message : str
+        Empty when every problem converged; otherwise why not and what to
+        change (e.g. the range of ``cost / epsilon`` that works).
     """
 
     plan: Any
     value: Any
     n_iter: Any
     converged: Any
+    message: str = ""

@@ -321,7 +321,8 @@ def sinkhorn(
     -------
     OTResult
         ``plan``, ``value`` = :math:`\langle C, T\rangle`, ``n_iter``,
-        ``converged``.
+        ``converged`` (measured on the marginals), ``message`` (why not,
+        when a problem did not converge).
 
     References
     ----------
@@ -357,4 +358,19 @@ def sinkhorn(
     active = torch.ones(C.shape[0], dtype=torch.bool, device=C.device)
     _, _, plan, n_iter, converged = scaling_sinkhorn(logK, wa, wb, beta, max_iter=max_iter, tol=tol, active=active)
     value = (plan * C).sum((1, 2))
-    return finish(problem, plan, value, n_iter, converged)
+    message = ""
+    if not bool(converged.all()):
+        # The flag is measured on the marginals already (rows of the plan
+        # of the last check; the columns are exact): say by how much.
+        err = ((plan.sum(2) - wa).abs().sum(1) + (plan.sum(1) - wb).abs().sum(1))[~converged]
+        lo, hi = _valid_range_ratio(C, epsilon)
+        message = (f"Sinkhorn did not reach tol={tol:g} in {max_iter} iterations: the marginals of the plan are off "
+                   f"by up to {float(err.max()):.3g} (L1). The cost spans {hi - lo:.3g} / epsilon: the iterations "
+                   "needed grow with this ratio; raise max_iter or epsilon, or normalise the cost.")
+    return finish(problem, plan, value, n_iter, converged, message=message)
+
+
+def _valid_range_ratio(C: torch.Tensor, epsilon: float) -> tuple[float, float]:
+    """Smallest and largest entry of ``C / epsilon``."""
+    lo, hi = torch.aminmax(C)
+    return float(lo) / epsilon, float(hi) / epsilon

@@ -129,7 +129,8 @@ def marginal(weights: Any, mask: torch.Tensor, lengths: torch.Tensor, like: torc
     return w
 
 
-def finish(problem: Problem, plan: torch.Tensor, value: torch.Tensor, n_iter: torch.Tensor, converged: torch.Tensor) -> OTResult:
+def finish(problem: Problem, plan: torch.Tensor, value: torch.Tensor, n_iter: torch.Tensor, converged: torch.Tensor,
+           message: str = "") -> OTResult:
     """Undo batching and give numpy back to numpy callers."""
     if not problem.batched:
         plan, value = plan[0], value[0]
@@ -142,4 +143,4 @@ def finish(problem: Problem, plan: torch.Tensor, value: torch.Tensor, n_iter: to
         value_out = value.detach().cpu().numpy() if problem.from_numpy else value
     if problem.from_numpy:
         plan = plan.detach().cpu().numpy()
-    return OTResult(plan=plan, value=value_out, n_iter=n_iter_out, converged=conv_out)
+    return OTResult(plan=plan, value=value_out, n_iter=n_iter_out, converged=conv_out, message=message)

@@ -11,7 +11,7 @@ from ..utils import small_work_on_one_thread
 from ._fgw import check_solver_options, fgw_solve
 from ._priors import temporal_prior_batch
 from ._result import OTResult
-from ._validation import Problem, check_lambda, finish, prepare
+from ._validation import Problem, check_lambda, check_positive, finish, prepare
 
 __all__ = ["vaot", "decode_matches", "VIRTUAL_RULES"]
 
@@ -96,6 +96,7 @@ def vaot(
     inner_tol: float = 1e-6,
     step_size: float | str | None = None,
     convention: str = "paper",
+    marginal_tol: float = 1e-4,
 ) -> OTResult:
     r"""Video alignment optimal transport (VAOT).
 
@@ -160,6 +161,16 @@ def vaot(
         the temporal prior use each video's own length.
     max_iter, tol, inner_max_iter, inner_tol, step_size, convention
         Solver options, see :func:`structured_fgw`.
+    marginal_tol : float, default=1e-4
+        Tolerance on the marginals of the returned (augmented) plan, L1
+        error of the balanced sides relative to the total mass (absolute
+        for the unit mass used here); ``converged`` is True only when they
+        hold. See :func:`structured_fgw`. A cost far from zero is shifted
+        internally, the virtual frame's ``zeta`` with it (the balanced plan
+        does not change); keep ``(1 - alpha) (max C - min C) / epsilon``
+        below about 1e3, e.g. ``epsilon >= 2e-3`` for a ``1 - cos`` cost:
+        beyond it plans are not reliable, ``converged`` is False and
+        ``message`` says why.
 
     Returns
     -------
@@ -167,6 +178,8 @@ def vaot(
         ``plan`` of shape ``(N + 1, M + 1)`` (``(B, N + 1, M + 1)`` for a
         batch) with the virtual frame last, or ``(N, M)`` when
         ``virtual=None``. Decode it with :func:`decode_matches`.
+        ``converged`` is False (and ``message`` says why) when the plan
+        still changed at ``max_iter`` or its marginals do not hold.
 
     References
     ----------
@@ -198,6 +211,7 @@ def vaot(
     if virtual not in VIRTUAL_RULES and virtual is not None:
         raise ValueError(f"virtual must be one of {VIRTUAL_RULES} or None, got {virtual!r}.")
     lambda_y = check_lambda(lambda_y, "lambda_y")
+    marginal_tol = check_positive(marginal_tol, "marginal_tol")
     if lambda_y is not None and virtual == "cost" and step_size is not None:
         raise ValueError("lambda_y with virtual='cost' needs step_size=None (the projected gradient), "
                          f"got step_size={step_size!r}.")
@@ -205,6 +219,7 @@ def vaot(
         alpha=alpha, radius=radius, epsilon=epsilon, prior_x="band", prior_y="complement_band",
         lambda_x=None, lambda_y=lambda_y, a=None, b=None, max_iter=max_iter, tol=tol,
         inner_max_iter=inner_max_iter, inner_tol=inner_tol, step_size=step_size, convention=convention,
+        marginal_tol=marginal_tol, report={},
     )
     if virtual == "cost":
         plan, value, n_iter, converged = fgw_solve(_augment(problem, zeta, float(rho)), virtual=True, owned=True,
@@ -214,7 +229,7 @@ def vaot(
         plan, value, n_iter, converged = fgw_solve(_with_prior(problem, float(rho)), owned=rho > 0, **solve)
         if virtual == "threshold":
             plan = _threshold_plan(plan, float(zeta))
-    return finish(problem, plan, value, n_iter, converged)
+    return finish(problem, plan, value, n_iter, converged, message=solve["report"].get("message", ""))
 
 
 def decode_matches(plan: Any, *, virtual: bool = True) -> Any:
@@ -236,6 +251,12 @@ def decode_matches(plan: Any, *, virtual: bool = True) -> Any:
     -------
     matches : ndarray or torch.Tensor of int64, shape (N,) or (B, N)
 
+    Raises
+    ------
+    ValueError
+        If ``plan`` is not 2-D or 3-D, or has no real frame (e.g. an empty
+        plan, or a ``(1, 1)`` plan with ``virtual=True``).
+
     Examples
     --------
     >>> import numpy as np
@@ -248,6 +269,11 @@ def decode_matches(plan: Any, *, virtual: bool = True) -> Any:
     t = torch.as_tensor(np.asarray(plan)) if from_numpy else plan
     if t.ndim not in (2, 3):
         raise ValueError(f"plan must have shape (N, M) or (B, N, M), got {tuple(t.shape)}.")
+    smallest = 2 if virtual else 1
+    if t.shape[-1] < smallest or t.shape[-2] < smallest:
+        what = ("at least one real frame and the virtual frame on each side, shape (N + 1, M + 1) "
+                "with N, M >= 1" if virtual else "at least one row and one column")
+        raise ValueError(f"plan must hold {what}; got shape {tuple(t.shape)}.")
     rows = t[..., :-1, :] if virtual else t
     idx = rows.argmax(-1)
     empty = rows.sum(-1) <= 0
