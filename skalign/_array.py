@@ -41,12 +41,38 @@ def as_float_tensor(
     from_numpy : bool
         Whether the input was not a torch tensor (the result should then be
         given back as numpy).
+
+    Raises
+    ------
+    ValueError
+        When ``x`` is a string, or an array of strings, objects or another
+        non-numeric dtype; the message names ``name`` and what was given.
     """
     from_numpy = not isinstance(x, torch.Tensor)
     if from_numpy:
-        arr = np.asarray(x)
+        if isinstance(x, (str, bytes)):
+            raise ValueError(
+                f"{name} must be a numeric array (numpy array or torch tensor of "
+                f"numbers), got the {type(x).__name__} {_short(x)}."
+            )
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as err:
+            raise ValueError(
+                f"{name} must be a numeric array (numpy array or torch tensor of "
+                f"numbers), got a {type(x).__name__} that is not one ({err})."
+            ) from None
         if arr.dtype == object:
-            raise ValueError(f"{name} must be a numeric array, got dtype object.")
+            raise ValueError(
+                f"{name} must be a numeric array, got dtype object (a ragged or mixed "
+                f"{type(x).__name__}); pass a float array."
+            )
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{name} must be a numeric array (numpy array or torch tensor of "
+                f"numbers), got a {type(x).__name__} of dtype {arr.dtype}"
+                + (f" (first value {_short(arr.flat[0])})" if arr.size else "") + "."
+            )
         if not np.issubdtype(arr.dtype, np.floating):
             arr = arr.astype(np.float64)
         t = torch.from_numpy(np.ascontiguousarray(arr))
@@ -57,6 +83,12 @@ def as_float_tensor(
     if dtype is not None or device is not None:
         t = t.to(dtype=dtype or t.dtype, device=device or t.device)
     return t, from_numpy
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr`` of ``value``, cut to ``limit`` characters for error messages."""
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def like_input(t: torch.Tensor | None, from_numpy: bool) -> Any:

@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["frames_to_nchw", "load_state_dict_file", "load_matching_state", "match_dtype"]
+__all__ = [
+    "frames_to_nchw", "l2_normalize", "load_state_dict_file", "load_matching_state", "match_dtype",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -104,3 +107,17 @@ def load_matching_state(module: nn.Module, state: Mapping[str, torch.Tensor], so
         k, got, want = bad[0]
         raise ValueError(f"{source}: entry {k!r} has shape {got}, the model needs {want}.")
     module.load_state_dict({k: state[k] for k in own}, strict=True)
+
+
+def l2_normalize(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``F.normalize(z, dim=dim)`` that neither overflows nor underflows.
+
+    Each vector is first divided by its largest absolute entry (a constant
+    of the graph, so gradients are those of ``z / ||z||``): the squares
+    summed by the norm then lie in ``[0, 1]`` instead of overflowing float32
+    (``|z| >= 1.8e19`` would give an infinite norm and an all-zero
+    embedding). An all-zero vector stays zero.
+    """
+    scale = z.detach().abs().amax(dim=dim, keepdim=True)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return F.normalize(z / scale, dim=dim)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ._common import frames_to_nchw, match_dtype
+from ._common import frames_to_nchw, l2_normalize, match_dtype
 
 __all__ = ["ConvEncoder"]
 
@@ -98,4 +97,4 @@ class ConvEncoder(nn.Module):
         img = (match_dtype(img, self.proj.weight) - 0.5) / 0.25
         f = self.pool(self.features(img)).flatten(1)
         z = self.proj(f).reshape(*lead, self.embedding_dim)
-        return F.normalize(z, dim=-1) if self.normalize else z
+        return l2_normalize(z) if self.normalize else z

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ._common import match_dtype
+from ._common import l2_normalize, match_dtype
 
 __all__ = ["MLPEncoder"]
 
@@ -100,4 +99,4 @@ class MLPEncoder(nn.Module):
                 f"{tuple(x.shape)}."
             )
         z = self.net(match_dtype(x, self.net[0].weight))
-        return F.normalize(z, dim=-1) if self.normalize else z
+        return l2_normalize(z) if self.normalize else z

@@ -6,10 +6,9 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ._common import match_dtype
+from ._common import l2_normalize, match_dtype
 
 __all__ = ["TemporalHead", "TemporalEmbedder", "sinusoidal_encoding"]
 
@@ -214,7 +213,7 @@ class TemporalHead(nn.Module):
             pad = None if mask is None else ~mask.to(device=f.device, dtype=torch.bool)
             f = self.transformer(f, src_key_padding_mask=pad)
         z = self.proj(f)
-        return F.normalize(z, dim=-1) if self.normalize else z
+        return l2_normalize(z) if self.normalize else z
 
 
 class TemporalEmbedder(nn.Module):

@@ -76,11 +76,21 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     FileNotFoundError
         When ``path`` does not exist.
     ValueError
-        When the file is not a skalign checkpoint or cannot be read.
+        When ``path`` is a directory or an empty file, or the file is not a
+        skalign checkpoint or cannot be read.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(
+            f"checkpoint {str(path)!r} is a directory; give the checkpoint file's path."
+        )
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist.")
+    if path.stat().st_size == 0:
+        raise ValueError(
+            f"checkpoint {str(path)!r} is empty (0 bytes) and holds no checkpoint; "
+            "delete it or name another file."
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # unpickling errors have many types

@@ -22,6 +22,12 @@ _KINDS = (
 )
 
 
+#: Largest feature magnitude accepted: the square of every value stays
+#: within float32's range (3.4e38), and the float32 encoders' sums of
+#: products of features and weights stay finite.
+MAX_ABS_FEATURE = 1e18
+
+
 def _is_path(video: Any) -> bool:
     return isinstance(video, (str, os.PathLike))
 
@@ -66,9 +72,11 @@ def load_video(
     FileNotFoundError
         If a path does not exist (the message names ``name`` and the path).
     ValueError
-        If the video is of no accepted kind or shape, holds NaN or inf, has
-        fewer than ``min_frames`` frames, or a file is corrupt; the message
-        names the video.
+        If the video is of no accepted kind or shape, holds NaN or inf or a
+        feature beyond ``+-1e18`` (``MAX_ABS_FEATURE``: features are embedded
+        in float32, whose range ends at 3.4e38, and some encoders square
+        them), has fewer than ``min_frames`` frames, or a file is corrupt;
+        the message names the video (and the file).
 
     Examples
     --------
@@ -112,6 +120,12 @@ def load_video(
         raise ValueError(
             f"{name} could not be turned into an array ({err}); a video must be {_KINDS}."
         ) from None
+    if arr.dtype == object and arr.size and all(
+        isinstance(v, (numbers.Real, np.number)) and not isinstance(v, (bool, np.bool_))
+        for v in arr.flat
+    ):
+        # An object array (or nested list) holding only numbers: features.
+        arr = arr.astype(np.float64)
     arr = _check_array(arr, name, min_frames)
     if frame_indices is not None:
         arr = _take_rows(arr, frame_indices, name)
@@ -147,6 +161,16 @@ def _check_array(arr: np.ndarray, name: str, min_frames: int) -> np.ndarray:
             raise ValueError(
                 f"{name} holds {n_bad} non-finite value(s) (NaN or inf), the "
                 f"first in frame {frame}; every feature must be finite."
+            )
+        big = np.abs(arr) > MAX_ABS_FEATURE
+        if big.any():
+            n_big = int(big.sum())
+            frame, col = (int(k) for k in np.argwhere(big)[0])
+            raise ValueError(
+                f"{name} holds {n_big} feature value(s) beyond +-{MAX_ABS_FEATURE:.0e}, the "
+                f"first ({float(arr[frame, col]):.3g}) in frame {frame}; features are embedded "
+                "in float32 and must lie within that bound: rescale them (e.g. standardise "
+                "each feature)."
             )
     elif arr.ndim == 4 and arr.shape[-1] == 3:
         if arr.dtype != np.uint8:

@@ -43,9 +43,13 @@ class VideoInfo:
     duration : float
         Seconds from the first frame's timestamp to the end of the last frame.
     height, width : int
-        Size of the decoded frames in pixels.
+        Size of the first decoded frame in pixels.
     codec : str
         Name of the decoder.
+    sizes : tuple of (int, int)
+        Every distinct frame size ``(height, width)``, in order of first
+        appearance; more than one when the size changes mid-stream (then
+        :func:`read_video` needs ``size``).
     """
 
     n_frames: int
@@ -54,6 +58,12 @@ class VideoInfo:
     height: int
     width: int
     codec: str
+    sizes: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def sizes_vary(self) -> bool:
+        """Whether the frame size changes within the video."""
+        return len(self.sizes) > 1
 
 
 def _as_path(path: str | os.PathLike) -> Path:
@@ -296,8 +306,10 @@ def read_video(
         If ``path`` does not exist.
     ValueError
         If ``path`` is not a video, is corrupt, has no video stream or no
-        decodable frame (the message names the path and PyAV's reason), or
-        if an index in ``frame_indices`` is past the last frame.
+        decodable frame (the message names the path and PyAV's reason), if
+        an index in ``frame_indices`` is past the last frame, or if the frame
+        size changes mid-stream and no ``size`` is given (the message names
+        the file and the first frame of the new size).
 
     See Also
     --------
@@ -363,9 +375,11 @@ def read_video(
             capacity = min(capacity, max_frames)
         buffer = _FrameBuffer(capacity)
         last_index, last_img = -1, None
+        first_shape = None
         for index, frame in _output_frames(path, container, stream, fps_value):
             if index != last_index:
                 last_index, last_img = index, convert(frame)
+                first_shape = _same_size(path, index, last_img, first_shape)
             buffer.append(last_img)
             if max_frames is not None and buffer.n >= max_frames:
                 break
@@ -374,6 +388,19 @@ def read_video(
     if buffer.n == 0:
         raise ValueError(f"{path} has no decodable video frame.")
     return buffer.result()
+
+
+def _same_size(
+    path: Path, index: int, img: np.ndarray, first: tuple[int, ...] | None
+) -> tuple[int, ...]:
+    """The frame shape of the video so far; a frame of another size raises."""
+    if first is None or img.shape == first:
+        return img.shape
+    raise ValueError(
+        f"{path}: the frame size changes mid-stream at frame {index}, from "
+        f"{first[1]}x{first[0]} to {img.shape[1]}x{img.shape[0]} pixels (width x height); "
+        "pass size=(height, width) to resize every frame to one size."
+    )
 
 
 def _read_indices(
@@ -416,6 +443,9 @@ def _read_indices(
             + (f" within max_frames={max_frames}" if max_frames is not None else "")
             + "."
         )
+    first_shape = None
+    for k in sorted(found):
+        first_shape = _same_size(path, k, found[k], first_shape)
     first = found[int(wanted[0])]
     height, width = first.shape[:2]
     out = np.empty((len(wanted), height, width, 3), dtype=np.uint8)
@@ -442,7 +472,8 @@ def video_info(path: str | os.PathLike, *, fps: float | None = None) -> VideoInf
     -------
     info : VideoInfo
         ``n_frames``, ``fps``, ``duration`` (seconds), ``height``, ``width``
-        and ``codec``.
+        (of the first frame), ``codec`` and ``sizes`` (every frame size;
+        ``info.sizes_vary`` when there are several).
 
     Raises
     ------
@@ -470,26 +501,28 @@ def video_info(path: str | os.PathLike, *, fps: float | None = None) -> VideoInf
     try:
         n = 0
         times: list[float] = []
-        height = width = 0
+        sizes: dict[tuple[int, int], None] = {}
         if fps_value is None:
             for t, frame in _timed_frames(path, container, stream):
                 n += 1
                 times.append(t)
-                height, width = frame.height, frame.width
+                sizes.setdefault((frame.height, frame.width))
         else:
             last = -1
             for index, frame in _output_frames(path, container, stream, fps_value):
                 n += 1
                 if index != last:
                     last = index
-                    height, width = frame.height, frame.width
+                    sizes.setdefault((frame.height, frame.width))
         codec = stream.codec_context.name
     finally:
         container.close()
     if n == 0:
         raise ValueError(f"{path} has no decodable video frame.")
+    size_list = tuple(sizes)
+    height, width = size_list[0]
     if fps_value is not None:
-        return VideoInfo(n, fps_value, n / fps_value, height, width, codec)
+        return VideoInfo(n, fps_value, n / fps_value, height, width, codec, size_list)
     if n >= 2:
         step = float(np.median(np.diff(times)))
     else:
@@ -497,7 +530,9 @@ def video_info(path: str | os.PathLike, *, fps: float | None = None) -> VideoInf
         step = 1.0 / float(rate) if rate else 0.0
     duration = times[-1] + step
     rate_out = n / duration if duration > 0 else 0.0
-    return VideoInfo(n, float(round(rate_out, 6)), float(round(duration, 6)), height, width, codec)
+    return VideoInfo(
+        n, float(round(rate_out, 6)), float(round(duration, 6)), height, width, codec, size_list
+    )
 
 
 def _as_rate(fps: Any) -> Fraction:

@@ -43,3 +43,60 @@ def _check_embeddings(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
 def _check_mask(mask: Any, shape: tuple[int, int], name: str, device: torch.device) -> torch.Tensor:
     """A padding mask: each row marks a non-empty prefix of real frames."""
     return prefix_mask(mask, shape, name, device)
+
+
+#: Most elements of the ``(rows, M, D)`` difference tensor held at once by
+#: :func:`squared_distances` (2**18 float64 elements: 2 MiB; small blocks also
+#: keep the allocator from fragmenting the heap).
+_CHUNK_ELEMENTS = 1 << 18
+
+
+def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""Squared Euclidean distances :math:`\lVert x_i - y_j \rVert^2` between rows.
+
+    The differences are formed explicitly (no :math:`\lVert x \rVert^2 +
+    \lVert y \rVert^2 - 2 x^\top y` expansion, which cancels badly for close
+    rows), but a block of rows of ``x`` at a time, so that memory stays
+    :math:`O(NM)` (plus a bounded block) instead of :math:`O(NMD)`. The result
+    equals ``(x[..., :, None, :] - y[..., None, :, :]).pow(2).sum(-1)``;
+    gradients flow through it.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (..., N, D)
+    y : torch.Tensor of shape (..., M, D)
+        Same leading (batch) shape as ``x``.
+
+    Returns
+    -------
+    distances : torch.Tensor of shape (..., N, M)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skalign.losses._common import squared_distances
+    >>> squared_distances(torch.tensor([[0.0, 0.0], [1.0, 2.0]]), torch.tensor([[1.0, 0.0]]))
+    tensor([[1.],
+            [4.]])
+    """
+    n, m, d = x.shape[-2], y.shape[-2], x.shape[-1]
+    batch = 1
+    for s in x.shape[:-2]:
+        batch *= int(s)
+    rows = max(1, _CHUNK_ELEMENTS // max(1, batch * m * d))
+    if rows >= n:
+        return (x[..., :, None, :] - y[..., None, :, :]).pow(2).sum(-1)
+    yb = y[..., None, :, :]
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+        return torch.cat(
+            [(x[..., i:i + rows, None, :] - yb).pow(2).sum(-1) for i in range(0, n, rows)],
+            dim=-2,
+        )
+    # Without autograd, fill one preallocated result in place: many small
+    # results allocated between the large blocks would fragment the heap
+    # (the blocks' memory would then not be reused).
+    out = torch.empty((*x.shape[:-2], n, m), dtype=torch.result_type(x, y), device=x.device)
+    for i in range(0, n, rows):
+        diff = x[..., i:i + rows, None, :] - yb
+        torch.sum(diff.pow_(2), -1, out=out[..., i:i + rows, :])
+    return out

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from ..sequence import smith_waterman
-from ._common import _check_embeddings, _check_mask, _positive
+from ._common import _check_embeddings, _check_mask, _positive, squared_distances
 
 __all__ = ["lac_loss", "inverse_distance_similarity"]
 
@@ -39,7 +39,8 @@ def inverse_distance_similarity(x: torch.Tensor, y: torch.Tensor, eps: float = 0
              [0.5000, 1.0000]]])
     """
     eps = _positive(eps, "eps")
-    d = (x[:, :, None, :] - y[:, None, :, :]).pow(2).sum(-1)
+    # Row blocks: O(B N M) memory, not O(B N M D) (see squared_distances).
+    d = squared_distances(x, y)
     return 1.0 / (d + eps)
 
 

@@ -255,3 +255,12 @@ def test_numpy_videos_and_adamw():
                 device="cpu", random_state=0).fit(MLPEncoder(4, 2), videos, _pair_loss)
     assert isinstance(t.optimizer_, torch.optim.AdamW)
     assert t.optimizer_.param_groups[0]["weight_decay"] == 0.1
+
+
+def test_checkpoint_directory_and_empty_file_say_why(tmp_path):
+    # before: a directory gave "does not exist"; an empty file an EOF error with no reason
+    with pytest.raises(ValueError, match=r"^checkpoint '.*' is a directory; give the checkpoint file's path\.$"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"^checkpoint '.*empty\.pt' is empty \(0 bytes\)"):
+        load_checkpoint(tmp_path / "empty.pt")

@@ -247,3 +247,81 @@ def test_bad_arguments(tmp_path, make_levels):
         write_video(tmp_path / "f.mp4", frames[:0], 10)
     with pytest.raises(FileNotFoundError, match="folder"):
         write_video(tmp_path / "no" / "f.mp4", frames, 10)
+
+
+def _write_size_change(path, parts, fps=10):
+    """An mp4 whose frame size changes mid-stream: each part is encoded as
+    MPEG-TS (mpeg4, no B-frames, continuous timestamps), the parts are
+    concatenated and the packets are remuxed into one mp4 stream."""
+    import io
+
+    data = b""
+    start = 0
+    for frames in parts:
+        buf = io.BytesIO()
+        out = av.open(buf, "w", format="mpegts")
+        st = out.add_stream("mpeg4", rate=fps)
+        st.height, st.width = frames.shape[1:3]
+        st.pix_fmt = "yuv420p"
+        st.codec_context.time_base = Fraction(1, fps)
+        for k, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = start + k, Fraction(1, fps)
+            for p in st.encode(frame):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+        out.close()
+        data += buf.getvalue()
+        start += len(frames)
+    src = av.open(io.BytesIO(data), format="mpegts")
+    dst = av.open(str(path), "w")
+    ist = src.streams.video[0]
+    ost = dst.add_stream_from_template(ist)
+    for p in src.demux(ist):
+        if p.dts is None:
+            continue
+        p.stream = ost
+        dst.mux(p)
+    dst.close()
+    src.close()
+    return path
+
+
+@pytest.fixture
+def size_change_clip(tmp_path, make_levels):
+    path = _write_size_change(tmp_path / "resized.mp4",
+                              [make_levels(5, 32, 32), make_levels(4, 48, 64)])
+    with av.open(str(path)) as c:  # the file really changes size at frame 5
+        assert [(f.height, f.width) for f in c.decode(video=0)] == [(32, 32)] * 5 + [(48, 64)] * 4
+    return path
+
+
+def test_frame_size_change_names_file_and_frame(size_change_clip):
+    # before: "could not broadcast input array from shape (48,64,3) into shape (32,32,3)"
+    msg = (r"resized\.mp4: the frame size changes mid-stream at frame 5, from 32x32 to 64x48 "
+           r"pixels \(width x height\); pass size=\(height, width\)")
+    with pytest.raises(ValueError, match=msg):
+        read_video(size_change_clip)
+    with pytest.raises(ValueError, match=r"resized\.mp4: the frame size changes mid-stream at frame 6"):
+        read_video(size_change_clip, frame_indices=[0, 6])
+    from skalign.io import load_video
+    with pytest.raises(ValueError, match=r"^videos\[2\]: .*resized\.mp4: the frame size changes"):
+        load_video(size_change_clip, name="videos[2]")
+
+
+def test_frame_size_change_with_size_resizes(size_change_clip):
+    frames = read_video(size_change_clip, size=(24, 20))
+    assert frames.shape == (9, 24, 20, 3)
+    assert read_video(size_change_clip, frame_indices=[6, 7]).shape == (2, 48, 64, 3)
+
+
+def test_video_info_says_sizes_vary(size_change_clip, tmp_path, make_levels):
+    # before: height=48, width=64 (the last frame's) and no word of the change
+    info = video_info(size_change_clip)
+    assert info.n_frames == 9 and info.sizes_vary
+    assert info.sizes == ((32, 32), (48, 64)) and (info.height, info.width) == (32, 32)
+    assert video_info(size_change_clip, fps=5).sizes == ((32, 32), (48, 64))
+    plain = write_video(tmp_path / "plain.mp4", make_levels(6, 16, 16), 10)
+    info = video_info(plain)
+    assert not info.sizes_vary and info.sizes == ((16, 16),)
