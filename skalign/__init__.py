@@ -52,7 +52,8 @@ _LAZY_NAMES = {
     "VideoAligner": "._aligner",
 }
 _SUBMODULES = frozenset(
-    {"datasets", "encoders", "engine", "io", "losses", "metrics", "ot", "plotting", "sequence", "utils"}
+    {"datasets", "encoders", "engine", "io", "losses", "metrics", "ot", "persist", "plotting", "sequence",
+     "utils"}
 )
 
 

@@ -21,6 +21,7 @@ from ._base import (
     vaot_alignment,
 )
 from .losses import VAOT_TARGETS
+from .losses._common import squared_distances
 from .losses._gta import gta_loss
 from .losses._lac import inverse_distance_similarity, lac_loss
 from .losses._sdtw import sdtw_loss
@@ -205,6 +206,11 @@ def _vava_make_loss(est: Any) -> Callable[[nn.Module, Any], Any]:
             step[0] += 1
         return vava_loss(zx, zy, mask_x=batch.x.mask, mask_y=batch.y.mask, psi=psi, **options)
 
+    def resume_at(done: int) -> None:
+        """Continue the prior's decay after ``done`` steps (a resumed fit)."""
+        step[0] = int(done)
+
+    loss_fn.resume_at = resume_at  # type: ignore[attr-defined]
     return loss_fn
 
 
@@ -216,7 +222,7 @@ def _vava_align(est: Any, emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
         steps = 0
     ta = torch.as_tensor(np.asarray(emb_a, dtype=np.float64))
     tb = torch.as_tensor(np.asarray(emb_b, dtype=np.float64))
-    cost = (ta[:, None, :] - tb[None, :, :]).pow(2).sum(-1)
+    cost = squared_distances(ta, tb)  # in row blocks: O(N M) memory, not O(N M D)
     plan = vava_plan(cost, psi=vava_psi(steps, float(est.psi_decay)), **_vava_options(est)).numpy()
     n, m = cost.shape
     if est.virtual is None:
@@ -425,6 +431,16 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         ``random_state`` gives the same embeddings on the CPU.
     verbose : int, default=0
         ``1`` prints a line per epoch, ``2`` a progress bar.
+    checkpoint : str, path-like or None, default=None
+        A file that ``fit`` overwrites (atomically) after every epoch with the
+        training state: weights, optimiser, epoch, history and seed. When the
+        file exists, ``fit`` resumes from it: training goes on at the epoch
+        after the saved one and ends with the weights of the uninterrupted
+        fit (bit-exact on the CPU; same device, precision and videos). The
+        file is read weights-only (``torch.load(weights_only=True)``); one
+        written by a different model, or holding more than ``max_epochs``
+        epochs, is refused. It belongs to one fit: use a new file for other
+        videos or parameters. ``None`` writes no checkpoint.
 
     Attributes
     ----------
@@ -563,6 +579,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         n_jobs: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
+        checkpoint: str | None = None,
     ) -> None:
         self.method = method
         self.encoder = encoder
@@ -606,6 +623,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     def _make_loss(self) -> Callable[[nn.Module, Any], Any]:
         return ALIGNMENT_METHODS[self.method].make_loss(self)

@@ -55,10 +55,36 @@ _STREAM_TRAIN = 1
 
 # --------------------------------------------------------------------- videos
 def is_single_video(video: Any) -> bool:
-    """Whether ``video`` is one video (an array or a path), not a list of them."""
+    """Whether ``video`` is one video (an array or a path), not a list of them.
+
+    Besides arrays and paths, a nested list of numbers (``[[0.1, 0.2],
+    [0.3, 0.4]]``: rows of features) and an object array of two or more
+    dimensions (or of numbers) are one video: a list of videos holds 2-D
+    arrays or paths, never rows of numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skalign._base import is_single_video
+    >>> is_single_video([[0.1, 0.2], [0.3, 0.4]]), is_single_video([np.zeros((3, 2))])
+    (True, False)
+    """
+    def _is_number(value: Any) -> bool:
+        return isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_))
+
     if isinstance(video, (str, os.PathLike, torch.Tensor)):
         return True
-    return isinstance(video, np.ndarray) and video.dtype != object
+    if isinstance(video, np.ndarray):
+        if video.dtype != object or video.ndim != 1:
+            return True
+        return video.size > 0 and all(_is_number(v) for v in video.flat)
+    if isinstance(video, (list, tuple)) and len(video) > 0:
+        first = video[0]
+        if isinstance(first, np.ndarray):
+            return first.ndim == 1 and first.size > 0 and first.dtype.kind in "biuf"
+        return (isinstance(first, (list, tuple)) and len(first) > 0
+                and all(_is_number(v) for v in first))
+    return False
 
 
 def _kind(arr: np.ndarray) -> str:
@@ -160,8 +186,10 @@ def check_video_list(
     Raises
     ------
     ValueError
-        A lone array or path instead of a list, too few videos, or a bad
-        video (the message names it, e.g. ``videos[3]``).
+        A lone array, path or nested list of numbers instead of a list, too
+        few videos, or a bad video (the message names it, e.g.
+        ``videos[3]``, and its file), e.g. features beyond ``+-1e18``, which
+        float32 encoders cannot embed (see :func:`skalign.io.load_video`).
     FileNotFoundError
         A path that does not exist (named likewise).
 
@@ -278,9 +306,52 @@ def vaot_alignment(
     Alignment
         Plan, matches (decoded with :func:`skalign.ot.decode_matches`) and
         the cosine cost.
+
+    Warns
+    -----
+    sklearn.exceptions.ConvergenceWarning
+        When the solve did not converge *and* the returned plan's
+        marginals are off by more than the solver's ``marginal_tol`` (L1,
+        the first video's frames, and the second's when balanced), e.g.
+        for ``epsilon`` far below the cost's range. A solve stopped at
+        ``max_iter`` whose plan is feasible does not warn. The message says
+        what to change; :meth:`AlignMixin.align` adds which videos.
     """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     cost = cosine_cost(emb_a, emb_b)
-    plan = vaot(cost, epsilon=epsilon, virtual=virtual, **solver).plan
+    result = vaot(cost, epsilon=epsilon, virtual=virtual, **solver)
+    plan = result.plan
+    off = 0.0
+    if not result.converged:
+        # Marginals of the returned plan (every frame of a carries the same
+        # mass; those of b too unless relaxed with lambda_y).
+        n, m = cost.shape
+        if virtual == "cost":
+            off = np.abs(plan.sum(1) - 1.0 / (n + 1)).sum()
+            if solver.get("lambda_y") is None:
+                off += np.abs(plan.sum(0) - 1.0 / (m + 1)).sum()
+        else:
+            off = np.abs(plan[:n].sum(1) - 1.0 / n).sum()
+            if virtual is None and solver.get("lambda_y") is None:
+                off += np.abs(plan.sum(0) - 1.0 / m).sum()
+    def _solver_advice(message: str) -> str:
+        # The solver's reason without its first sentence (the error, said above).
+        if message.startswith("The marginals of the plan"):
+            return message.split(". ", 1)[-1]
+        return message or "Raise max_iter or epsilon."
+
+    if off > solver.get("marginal_tol", 1e-4):
+        warnings.warn(
+            f"The VAOT alignment did not converge (epsilon={epsilon:g}); the plan's marginals are off by "
+            f"{off:.3g} (L1). " + _solver_advice(result.message)
+            + " With an estimator: raise align_epsilon (the papers use 0.04; the cosine cost lies in [0, 2]) "
+            "or max_iter.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     matches = decode_matches(plan, virtual=virtual is not None).astype(np.int64)
     return Alignment(plan=plan, matches=matches, cost=cost)
 
@@ -344,6 +415,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "checkpoint": [str, os.PathLike, None],
     }
     _pairs: bool = True
 
@@ -353,7 +425,9 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         return 2
 
     def _make_loss(self) -> Callable[[nn.Module, Any], Any]:
-        """The training objective ``loss_fn(model, batch)``."""
+        """The training objective ``loss_fn(model, batch)``. A loss whose
+        value depends on the training step may carry ``resume_at(steps)``,
+        called before a fit resumed from a checkpoint after ``steps``."""
         raise NotImplementedError
 
     def _make_model(self, encoder: nn.Module) -> nn.Module:
@@ -440,6 +514,41 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         else:
             train_videos, trainable = data, encoder
         model = self._make_model(trainable)
+        # ``checkpoint``: written after every epoch; an existing file written
+        # by the same model resumes the fit (read weights-only).
+        checkpoint = getattr(self, "checkpoint", None)
+        resume = None
+        resumed_steps = 0
+        if checkpoint is not None:
+            checkpoint = os.fspath(checkpoint)
+            parent = os.path.dirname(os.path.abspath(checkpoint))
+            if os.path.isdir(checkpoint):
+                raise ValueError(f"checkpoint {checkpoint!r} is a directory; give a file name.")
+            if not os.path.isdir(parent):
+                raise FileNotFoundError(
+                    f"checkpoint {checkpoint!r}: its folder {parent!r} does not exist; create it first."
+                )
+            if os.path.exists(checkpoint):
+                from .engine import load_checkpoint
+
+                state = load_checkpoint(checkpoint)
+                saved = state["model"] if isinstance(state["model"], dict) else {}
+                if {k: tuple(v.shape) for k, v in saved.items()} != {
+                    k: tuple(v.shape) for k, v in model.state_dict().items()
+                }:
+                    raise ValueError(
+                        f"checkpoint {checkpoint!r} was written by a different model (other "
+                        "method, encoder, embedding size or input size); delete it or choose "
+                        "another checkpoint file."
+                    )
+                if int(state["epoch"]) > int(self.max_epochs):
+                    raise ValueError(
+                        f"checkpoint {checkpoint!r} holds {int(state['epoch'])} epochs, more than "
+                        f"max_epochs={int(self.max_epochs)}; raise max_epochs or choose another "
+                        "checkpoint file."
+                    )
+                resume = checkpoint
+                resumed_steps = sum(int(r.get("n_steps", 0)) for r in state["history"])
         trainer = Trainer(
             max_epochs=int(self.max_epochs),
             batch_size=int(self.batch_size),
@@ -454,8 +563,15 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
             context_offsets=getattr(trainable, "context_offsets", (0,)),
             random_state=derive_seed(seed, _STREAM_TRAIN),
             verbose=int(self.verbose),
+            checkpoint=checkpoint,
+            resume=resume,
         )
-        trainer.fit(model, train_videos, self._make_loss())
+        loss_fn = self._make_loss()
+        if resume is not None and hasattr(loss_fn, "resume_at"):
+            # A loss that follows the training step (VAVA's prior weight)
+            # continues where the checkpoint stopped.
+            loss_fn.resume_at(resumed_steps)
+        trainer.fit(model, train_videos, loss_fn)
         encoder.eval()
         self.encoder_ = encoder
         self.history_ = trainer.history_
@@ -547,11 +663,35 @@ class AlignMixin:
         alignment : Alignment or list of Alignment
             ``plan``, ``matches`` (index in ``b`` of each frame of ``a``,
             -1 when unmatched) and ``cost``.
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            When the solver's plan for a pair does not hold its marginals
+            (e.g. ``align_epsilon`` far too small for the cosine cost in
+            [0, 2]); the message names the pair (``a`` and ``b``, or
+            ``a[i]`` and ``b[i]`` for lists) and what to change.
         """
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        def named(x: np.ndarray, y: np.ndarray, which: str) -> Alignment:
+            # A solve that did not converge warns once, naming the videos.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                out = self._align_embeddings(x, y)
+            for w in caught:
+                if issubclass(w.category, ConvergenceWarning):
+                    warnings.warn(f"align({which}): {w.message}", ConvergenceWarning, stacklevel=3)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+            return out
+
         check_is_fitted(self, "encoder_")
         if is_single_video(a) and is_single_video(b):
             emb_a, emb_b = self._embed([self._check_one(a, "a"), self._check_one(b, "b")])
-            return self._align_embeddings(emb_a, emb_b)
+            return named(emb_a, emb_b, "videos a and b")
         if is_single_video(a) or is_single_video(b):
             raise ValueError(
                 "a and b must both be one video or both lists of videos of the same length."
@@ -561,7 +701,7 @@ class AlignMixin:
         if len(va) != len(vb):
             raise ValueError(f"a holds {len(va)} videos but b holds {len(vb)}; they are aligned pairwise.")
         ea, eb = self._embed(va), self._embed(vb)
-        return [self._align_embeddings(x, y) for x, y in zip(ea, eb)]
+        return [named(x, y, f"videos a[{i}] and b[{i}]") for i, (x, y) in enumerate(zip(ea, eb))]
 
     @with_n_jobs
     def score(self, videos: Any, y: Any = None) -> float:

@@ -277,6 +277,16 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         ``random_state`` gives the same segmentation on the CPU.
     verbose : int, default=0
         ``1`` prints a line per epoch, ``2`` a progress bar.
+    checkpoint : str, path-like or None, default=None
+        A file that ``fit`` overwrites (atomically) after every epoch with the
+        training state: weights, optimiser, epoch, history and seed. When the
+        file exists, ``fit`` resumes from it: training goes on at the epoch
+        after the saved one and ends with the weights of the uninterrupted
+        fit (bit-exact on the CPU; same device, precision and videos). The
+        file is read weights-only (``torch.load(weights_only=True)``); one
+        written by a different model, or holding more than ``max_epochs``
+        epochs, is refused. It belongs to one fit: use a new file for other
+        videos or parameters. ``None`` writes no checkpoint.
 
     Attributes
     ----------
@@ -367,6 +377,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         n_jobs: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
+        checkpoint: str | None = None,
     ) -> None:
         self.n_actions = n_actions
         self.method = method
@@ -393,6 +404,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     def _make_loss(self) -> Callable[[nn.Module, Any], Any]:
         options = self._seg_options()

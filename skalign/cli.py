@@ -8,6 +8,14 @@ lines) and other messages go to standard error, through the ``"skalign"``
 :mod:`logging` logger at level INFO; ``--quiet`` keeps only warnings and
 errors, ``--verbose`` adds a per-step progress bar.
 
+Outputs are safe: no command writes over one of its inputs, an existing
+output is replaced only with ``--force``, every output location is checked
+before any work starts, and every file is written atomically (a temporary
+file in the same folder, then a rename). Ctrl-C ends a command with one
+line, exit status 130 and no partial file. Models are written in the
+``.skalign`` format (:mod:`skalign.persist`), which runs no code when
+loaded; a pickle (``.joblib``) is read only with ``--trust-pickle``.
+
 This module imports only the standard library at import time; numpy, torch
 and the estimators load inside the subcommands, so ``skalign --help`` and
 ``skalign --version`` answer at once.
@@ -19,7 +27,10 @@ import argparse
 import contextlib
 import csv
 import logging
+import os
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -84,16 +95,116 @@ def _check_epochs(args: argparse.Namespace) -> None:
         raise CommandError(f"--epochs must be a number of training epochs >= 1, got {args.epochs}")
 
 
-def _load_model(path: str, needs: str = "align"):
-    import joblib
+#: Suffixes of pickle files, which the CLI neither writes nor reads unless told.
+_PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name the same file (after links and ``..``)."""
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_output(path: str | Path, *, inputs: Sequence[str], force: bool, what: str) -> Path:
+    """Refuse an output that is an input, a directory, in a missing or
+    read-only folder, or that exists (unless ``force``). Run before any work."""
+    p = Path(path)
+    for inp in inputs:
+        if _same_file(p, Path(inp)):
+            raise CommandError(f"{what} {path} is the input {inp}; skalign never writes over its "
+                               "inputs: choose another file name")
+    if p.is_dir():
+        raise CommandError(f"{what} {path} is a directory; give a file name")
+    parent = p.parent
+    if not parent.is_dir():
+        raise CommandError(f"{what} {path}: the folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CommandError(f"{what} {path}: the folder {parent} is not writable")
+    if (p.exists() or p.is_symlink()) and not force:
+        raise CommandError(f"{what} {path} exists; pass --force to replace it")
+    return p
+
+
+def _check_folder(path: str, what: str) -> Path:
+    """A folder that exists, or that can be created (its nearest existing
+    ancestor is a writable folder)."""
+    p = Path(path)
+    if p.exists():
+        if not p.is_dir():
+            raise CommandError(f"{what} {path} is a file, not a folder")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise CommandError(f"{what} {path} is not writable")
+        return p
+    ancestor = p.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise CommandError(f"{what} {path} cannot be created: {ancestor} is not a writable folder")
+    return p
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """Yield a temporary file beside ``path`` (same suffix) to write; it
+    replaces ``path`` only when the block ends without an error, and is
+    removed otherwise (also on Ctrl-C)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}",
+                               dir=path.parent)
+    os.close(fd)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # the permissions of a plainly created file
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _name_videos(exc: Exception, paths: Sequence[str]) -> CommandError:
+    """The estimator's error with ``videos[i]`` replaced by the i-th file."""
+
+    def name(m: re.Match) -> str:
+        i = int(m.group(1))
+        return paths[i] if i < len(paths) else m.group(0)
+
+    return CommandError(re.sub(r"\bvideos\[(\d+)\]", name, str(exc)))
+
+
+def _load_model(path: str, needs: str = "align", trust_pickle: bool = False):
+    from skalign.persist import is_model_file, load_model
 
     p = Path(path)
+    if p.is_dir():
+        raise CommandError(f"model file {path} is a directory")
     if not p.is_file():
         raise CommandError(f"model file not found: {path}")
-    try:
-        model = joblib.load(p)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file
-        raise CommandError(f"{path} is not a fitted skalign model ({type(exc).__name__}: {exc})") from exc
+    if is_model_file(p):
+        try:
+            model = load_model(p)
+        except (ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from exc
+    elif not trust_pickle:
+        kind = ("is a pickle (joblib) file" if p.suffix.lower() in _PICKLE_SUFFIXES
+                else "is not a skalign model file (written by 'skalign fit')")
+        raise CommandError(
+            f"{path} {kind}: loading a pickle runs any code inside it, so it is refused; pass "
+            "--trust-pickle only for a file from a source you trust, or refit with "
+            "'skalign fit -o model.skalign'"
+        )
+    else:
+        import joblib
+
+        try:
+            model = joblib.load(p)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file
+            raise CommandError(f"{path} is not a fitted skalign model ({type(exc).__name__}: {exc})") from exc
     if not hasattr(model, needs):
         verb = "align" if needs == "align" else "segment"
         raise CommandError(f"{path} holds a {type(model).__name__}, which cannot {verb} videos")
@@ -108,7 +219,10 @@ def _demo(args: argparse.Namespace) -> int:
     from skalign.datasets import make_process_videos
     from skalign.metrics import alignment_accuracy, kendalls_tau, phase_classification_accuracy
 
-    out = Path(args.out)
+    out = _check_folder(args.out, "--out")
+    picture = out / "alignment.png"
+    if out.is_dir():
+        _check_output(picture, inputs=(), force=args.force, what="picture")
     out.mkdir(parents=True, exist_ok=True)
     logger.info("skalign demo: align videos of one process without labels (VAOT)")
     kw = dict(n_frames=(80, 120), n_features=32, process=args.seed)
@@ -174,9 +288,10 @@ def _demo(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from skalign.plotting import plot_alignment
 
-    picture = (out / "alignment.png").resolve()
+    picture = picture.resolve()
     ax = plot_alignment(res, kind="vaot", names=("held-out video 0", "held-out video 1"))
-    ax.figure.savefig(picture, dpi=100, bbox_inches="tight")
+    with _atomic(picture) as tmp:
+        ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     print(f"  wrote {picture}")
     return 0
 
@@ -191,20 +306,33 @@ def _read(path: str):
 
 
 def _fit(args: argparse.Namespace) -> int:
-    import joblib
-
     _check_epochs(args)
     if args.segment is not None and args.segment < 1:
         raise CommandError(f"--segment must be a number of actions >= 1, got {args.segment}")
     if len(args.files) < 2:
         raise CommandError("fit needs at least two videos of the same process")
+    if Path(args.output).suffix.lower() in _PICKLE_SUFFIXES:
+        raise CommandError(
+            f"-o {args.output}: skalign fit writes the .skalign format, which runs no code when "
+            "loaded, not a pickle; name the file e.g. model.skalign"
+        )
+    output = _check_output(args.output, inputs=args.files, force=args.force, what="-o")
+    checkpoint = None
+    if args.checkpoint is not None:
+        checkpoint = Path(args.checkpoint)
+        if _same_file(checkpoint, output):
+            raise CommandError(f"--checkpoint {args.checkpoint} and -o {args.output} are the same "
+                               "file; give the checkpoint its own name")
+        # an existing checkpoint is resumed, not replaced: no --force needed
+        _check_output(checkpoint, inputs=args.files, force=True, what="--checkpoint")
 
     from skalign import ActionSegmenter, VideoAligner
     from skalign.engine import resolve_device
 
     videos = [_read(p) for p in args.files]
     common = dict(max_epochs=args.epochs, device=args.device, random_state=args.seed,
-                  verbose=_verbosity(args))
+                  verbose=_verbosity(args),
+                  checkpoint=None if checkpoint is None else str(checkpoint))
     if args.segment is not None:
         model = ActionSegmenter(n_actions=args.segment, **common)
         kind = f"ActionSegmenter, {args.segment} actions"
@@ -215,50 +343,113 @@ def _fit(args: argparse.Namespace) -> int:
         name = f"VideoAligner(method={args.method!r})"
     logger.info("fitting %s on %d videos for %d epochs on %s", name, len(videos), args.epochs,
                 resolve_device(args.device))
-    model.fit(videos)
-    joblib.dump(model, args.output)
+    if checkpoint is not None and checkpoint.exists():
+        logger.info("resuming from the checkpoint %s", checkpoint)
+    try:
+        model.fit(videos)
+    except ValueError as exc:
+        raise _name_videos(exc, args.files) from exc
+    except KeyboardInterrupt:
+        if checkpoint is not None:  # the engine's temporary file, if cut short
+            with contextlib.suppress(OSError):
+                os.unlink(f"{checkpoint}.tmp")
+            if checkpoint.exists():
+                logger.warning("the checkpoint %s keeps the epochs done; run the same command "
+                               "to resume", checkpoint)
+        raise
+    from skalign.persist import save_model
+
+    save_model(model, output)
     print(f"wrote {args.output} ({kind}, {len(videos)} videos, {args.epochs} epochs)")
     return 0
 
 
 def _align(args: argparse.Namespace) -> int:
-    model = _load_model(args.model)
-    a, b = _read(args.a), _read(args.b)
-    res = model.align(a, b)
-    matched = res.matches >= 0
-    print(f"{args.a}: {len(res.matches)} frames, {int(matched.sum())} matched to {args.b}, "
-          f"{int((~matched).sum())} unmatched")
+    inputs = (args.model, args.a, args.b)
+    csv_path = plot_path = None
     if args.csv:
-        with open(args.csv, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["frame_a", "frame_b"])
-            writer.writerows((i, int(j)) for i, j in enumerate(res.matches))
-        print(f"wrote {args.csv}")
+        csv_path = _check_output(args.csv, inputs=inputs, force=args.force, what="--csv")
     if args.plot:
+        plot_path = _check_output(args.plot, inputs=inputs, force=args.force, what="--plot")
+        if csv_path is not None and _same_file(csv_path, plot_path):
+            raise CommandError(f"--csv and --plot name the same file {args.csv}")
         try:
             import matplotlib
         except ImportError as exc:
             raise CommandError("--plot needs matplotlib: pip install matplotlib") from exc
         matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        fmt = plot_path.suffix[1:].lower() or "png"
+        if fmt not in Figure().canvas.get_supported_filetypes():
+            raise CommandError(f"--plot {args.plot}: unknown picture format {fmt!r}; use .png")
+    model = _load_model(args.model, trust_pickle=args.trust_pickle)
+    a = _check_video(model, args.a)
+    b = _check_video(model, args.b)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = model.align(a, b)
+    for w in caught:  # one line each, through the logger, not Python's warning format
+        logger.warning("warning: %s", str(w.message).replace("videos a and b", f"{args.a} and {args.b}"))
+    matched = res.matches >= 0
+    print(f"{args.a}: {len(res.matches)} frames, {int(matched.sum())} matched to {args.b}, "
+          f"{int((~matched).sum())} unmatched")
+    if csv_path is not None:
+        with _atomic(csv_path) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["frame_a", "frame_b"])
+            writer.writerows((i, int(j)) for i, j in enumerate(res.matches))
+        print(f"wrote {args.csv}")
+    if plot_path is not None:
         from skalign.plotting import plot_alignment
 
         ax = plot_alignment(res, kind=getattr(model, "method", None),
                             names=(Path(args.a).name, Path(args.b).name))
-        ax.figure.savefig(args.plot, dpi=100, bbox_inches="tight")
+        with _atomic(plot_path) as tmp:
+            ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format=fmt)
         print(f"wrote {args.plot}")
     return 0
+
+
+#: What ``segment`` appends to an input's stem to name its label file.
+_LABELS_SUFFIX = ".labels.txt"
+
+
+def _check_video(model, path: str):
+    """Read a file and check it against the fitted model; errors name the file."""
+    video = _read(path)
+    check = getattr(model, "_check_one", None)
+    if check is None or not hasattr(model, "frame_shape_"):
+        return video
+    try:
+        return check(video, path)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def _segment(args: argparse.Namespace) -> int:
     import numpy as np
 
-    model = _load_model(args.model, needs="predict")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _check_folder(args.out, "--out")
+    inputs = (args.model, *args.files)
+    targets: dict[Path, str] = {}
     for path in args.files:
-        labels = np.asarray(model.predict(_read(path)))
-        target = out / f"{Path(path).stem}.txt"
-        np.savetxt(target, labels.astype(np.int64), fmt="%d")
+        target = out / f"{Path(path).stem}{_LABELS_SUFFIX}"
+        for seen, other in targets.items():
+            if _same_file(seen, target):
+                raise CommandError(f"{other} and {path} would both write {target}; segment them in "
+                                   "separate runs with different --out folders")
+        if out.is_dir():
+            _check_output(target, inputs=inputs, force=args.force, what="label file")
+        targets[target] = path
+    model = _load_model(args.model, needs="predict", trust_pickle=args.trust_pickle)
+    out.mkdir(parents=True, exist_ok=True)
+    for target, path in targets.items():
+        labels = np.asarray(model.predict(_check_video(model, path)))
+        with _atomic(target) as tmp:
+            np.savetxt(tmp, labels.astype(np.int64), fmt="%d")
         n_segments = int(1 + np.count_nonzero(np.diff(labels))) if len(labels) else 0
         print(f"{path}: {len(labels)} frames, {len(np.unique(labels))} actions, "
               f"{n_segments} segments -> {target}")
@@ -272,6 +463,12 @@ def _add_progress_options(parser: argparse.ArgumentParser) -> None:
                        help="also draw a progress bar over each epoch's steps")
     group.add_argument("-q", "--quiet", action="store_true",
                        help="print results only: no training progress or other messages")
+
+
+_FORCE_HELP = "replace existing output files (never the inputs)"
+_TRUST_HELP = ("also read a pickle/joblib model: loading a pickle RUNS THE CODE inside the file, "
+               "so use it only for files from a source you trust (without it only .skalign "
+               "models, which run no code, are read)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=40, help="training epochs, >= 1 (default: 40)")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of data and training (default: 0)")
+    demo.add_argument("--force", action="store_true", help=_FORCE_HELP)
     _add_progress_options(demo)
     demo.set_defaults(func=_demo)
 
@@ -305,8 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="alignment method: vaot, vava, gta, lac or sdtw (default: vaot)")
     fit.add_argument("--segment", type=int, metavar="K",
                      help="fit an ActionSegmenter with K actions instead of a VideoAligner")
-    fit.add_argument("-o", "--output", default="model.joblib",
-                     help="where to write the model (default: model.joblib)")
+    fit.add_argument("-o", "--output", default="model.skalign",
+                     help="where to write the model, in the .skalign format, which runs no code "
+                          "when loaded (default: model.skalign)")
+    fit.add_argument("--checkpoint", metavar="FILE",
+                     help="write the training state to FILE after every epoch; when FILE exists, "
+                          "resume from it (run the same command again after an interruption)")
+    fit.add_argument("--force", action="store_true", help=_FORCE_HELP)
     fit.add_argument("--epochs", type=int, default=50, help="training epochs, >= 1 (default: 50)")
     fit.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     fit.add_argument("--seed", type=int, default=0, help="random seed of training (default: 0)")
@@ -320,13 +523,19 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--plot", metavar="PNG", help="write a picture of the alignment (PNG)")
     align.add_argument("--csv", metavar="CSV",
                        help="write the matches as frame_a,frame_b rows (-1: unmatched)")
+    align.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    align.add_argument("--trust-pickle", action="store_true", help=_TRUST_HELP)
     align.set_defaults(func=_align)
 
     segment = sub.add_parser("segment", help="label every frame with an action using a fitted model")
     segment.add_argument("model", help="a model written by 'skalign fit --segment K'")
     segment.add_argument("files", nargs="+", help="video files (.mp4, ...) or feature files (.npy, .txt)")
     segment.add_argument("--out", default=".",
-                         help="folder for the <stem>.txt files, one label a line (default: current)")
+                         help="folder for the <stem>.labels.txt files, one label a line (default: "
+                              "current); inputs whose stems coincide (d1/x.npy, d2/x.npy) are "
+                              "refused: segment them in runs with different --out folders")
+    segment.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    segment.add_argument("--trust-pickle", action="store_true", help=_TRUST_HELP)
     segment.set_defaults(func=_segment)
     return parser
 
@@ -342,7 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     status : int
-        0 on success, 2 after a one-line error on stderr. ``--help``,
+        0 on success, 2 after a one-line error on stderr, 130 after Ctrl-C
+        (one line on stderr, no partial output file). ``--help``,
         ``--version`` and malformed options exit through :class:`SystemExit`
         as :mod:`argparse` does.
     """
@@ -356,6 +566,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"skalign {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"skalign {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

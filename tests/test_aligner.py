@@ -186,6 +186,30 @@ def test_align_equals_vaot_on_the_embeddings(fitted, videos):
     assert np.abs(relaxed.plan.sum(0) - 1 / (m + 1)).max() > 1e-4
 
 
+def test_align_tiny_epsilon_warns_naming_the_videos(fitted, videos):
+    # Issue 14, item 5: align_epsilon=1e-6 gave a plan whose marginals were
+    # off by 1.09 (L1) without a word. Now a ConvergenceWarning names the
+    # pair and says what to change; the default epsilon does not warn.
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    est = copy.deepcopy(fitted).set_params(align_epsilon=1e-6)
+    with pytest.warns(ConvergenceWarning, match=r"align\(videos a and b\).*align_epsilon") as rec:
+        res = est.align(videos[0], videos[1])
+    assert "times epsilon" in str(rec[0].message)
+    n, m = len(videos[0]), len(videos[1])
+    off = np.abs(res.plan.sum(1) - 1 / (n + 1)).sum() + np.abs(res.plan.sum(0) - 1 / (m + 1)).sum()
+    assert off > 1e-4  # the warning is about a real violation
+    with pytest.warns(ConvergenceWarning) as rec:
+        est.align([videos[0], videos[2]], [videos[1], videos[3]])
+    names = " ".join(str(w.message) for w in rec if issubclass(w.category, ConvergenceWarning))
+    assert "a[0] and b[0]" in names and "a[1] and b[1]" in names
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fitted.align([videos[0], videos[2]], [videos[1], videos[3]])
+
+
 def test_align_without_virtual_frame_matches_every_frame(videos):
     est = VideoAligner(random_state=0, virtual=None, **FAST).fit(videos)
     res = est.align(videos[0], videos[0])
