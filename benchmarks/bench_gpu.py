@@ -133,7 +133,7 @@ def bench_vaot(device: torch.device, sizes: list[int], repeat: int, batched: boo
         del x, y
         _peak_reset(device)
         reps = repeat if n <= 4096 else max(1, min(repeat, 3))
-        first, times, res = _timed(lambda: vaot(cost, epsilon=0.07), device, reps)
+        first, times, res = _timed(lambda c=cost: vaot(c, epsilon=0.07), device, reps)
         row = dict(section="vaot", problem=label, batch=batch, n=n, median_s=statistics.median(times),
                    min_s=min(times), first_s=first, n_iter=int(torch.as_tensor(res.n_iter).max()),
                    converged=float(torch.as_tensor(res.converged).float().mean()), peak_mib=_peak_mib(device))
