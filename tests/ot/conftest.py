@@ -56,6 +56,21 @@ def dense_asot_md(C, Cv, Ca, alpha, epsilon, lam_actions, n_iter, g=1.0):
     return T
 
 
+@pytest.fixture(params=["torch", "numba"])
+def solver_backend(request, monkeypatch):
+    """Run the test on the torch path, then on the numba kernels (even for
+    small problems); skipped for numba where it is not installed."""
+    if request.param == "numba":
+        pytest.importorskip("numba")
+        from skalign.ot import _fast
+
+        monkeypatch.setattr(_fast, "NUMBA_MIN_SIZE", 0)
+        monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
+    else:
+        monkeypatch.setenv("SKALIGN_NO_NUMBA", "1")
+    return request.param
+
+
 @pytest.fixture
 def oracle():
     class Oracle:

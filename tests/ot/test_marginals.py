@@ -207,22 +207,13 @@ def test_decode_matches_empty_plan(shape, virtual):
         decode_matches(torch.zeros(shape), virtual=virtual)
 
 
-@pytest.mark.parametrize("backend", ["torch", "numba"])
 @pytest.mark.parametrize("offset", [0.0, 1e4])
-def test_value_of_a_polished_and_shifted_plan(backend, offset, monkeypatch):
+def test_value_of_a_polished_and_shifted_plan(solver_backend, offset):
     """After polishing (and shifting a cost far from zero) ``value`` is still
     the objective of the returned plan for the cost given, computed densely
     here, on both the torch and the numba paths."""
     from skalign.ot import prior_matrix, temporal_prior
 
-    if backend == "numba":
-        pytest.importorskip("numba")
-        from skalign.ot import _fast
-
-        monkeypatch.setattr(_fast, "NUMBA_MIN_SIZE", 0)
-        monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
-    else:
-        monkeypatch.setenv("SKALIGN_NO_NUMBA", "1")
     n, m = 30, 24
     C = np.abs(np.linspace(0, 1, n)[:, None] - np.linspace(0, 1, m)[None, :]) + offset
     kw = dict(epsilon=0.05, radius=0.1, alpha=0.4, rho=0.35, zeta=0.6 + offset, tol=1e-2)

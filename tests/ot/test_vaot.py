@@ -127,20 +127,11 @@ def test_semi_relaxed_follows_a_longer_phase():
     assert right(relaxed) == 1.0
 
 
-@pytest.mark.parametrize("backend", ["torch", "numba"])
 @pytest.mark.parametrize("virtual", ["cost", None])
-def test_value_is_the_objective_of_the_plan(backend, virtual, monkeypatch):
+def test_value_is_the_objective_of_the_plan(solver_backend, virtual):
     """The reported value is (1 - alpha) <C', T> + alpha <Cx T Cy, T> of the
     returned plan, C' = C + rho R (with the virtual frame's cost zeta),
     computed densely here, on both the torch and the numba paths."""
-    if backend == "numba":
-        pytest.importorskip("numba")
-        from skalign.ot import _fast
-
-        monkeypatch.setattr(_fast, "NUMBA_MIN_SIZE", 0)
-        monkeypatch.delenv("SKALIGN_NO_NUMBA", raising=False)
-    else:
-        monkeypatch.setenv("SKALIGN_NO_NUMBA", "1")
     C = _cost(30, 24, seed=3)
     n, m = C.shape
     res = vaot(C, epsilon=0.05, radius=0.1, alpha=0.4, rho=0.35, zeta=0.6, virtual=virtual)
