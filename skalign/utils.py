@@ -46,6 +46,9 @@ __all__ = ["SMALL_WORK", "effective_n_threads", "thread_limit"]
 #: the structured FGW solver take over on the CPU, where threads pay.
 SMALL_WORK = 1 << 21
 
+# The outer iterations SMALL_WORK assumes (the solvers' default max_iter).
+_REFERENCE_ITERATIONS = 25
+
 # The limit in force (None outside thread_limit), for numba modules that are
 # imported inside a scope.
 _LIMIT: list[int] = []
@@ -181,11 +184,17 @@ def _entries(x: Any) -> int | None:
 
 def small_work_on_one_thread(fn: F) -> F:
     """Decorate a solver whose first argument is its cost matrix: a matrix of
-    fewer than :data:`SMALL_WORK` entries is solved on one thread."""
+    fewer than :data:`SMALL_WORK` entries is solved on one thread. A solve
+    given ``max_iter`` above 25 counts its entries times ``max_iter / 25``
+    (the rule by which the numba kernels take over)."""
 
     @functools.wraps(fn)
     def wrapper(cost: Any, *args: Any, **kwargs: Any) -> Any:
         n = _entries(cost)
+        iterations = kwargs.get("max_iter")
+        if n is not None and isinstance(iterations, int) and iterations > _REFERENCE_ITERATIONS:
+            # A long solve is large work too (as for the numba kernels).
+            n = n * iterations // _REFERENCE_ITERATIONS
         if n is not None and n < SMALL_WORK and (torch.get_num_threads() > 1 or _numba_busy()):
             with thread_limit(1):
                 return fn(cost, *args, **kwargs)

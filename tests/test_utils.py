@@ -70,14 +70,17 @@ def test_small_cost_is_solved_on_one_thread(two_threads):
     seen = []
 
     @small_work_on_one_thread
-    def probe(cost):
+    def probe(cost, max_iter=25):
         seen.append(torch.get_num_threads())
         return cost
 
     probe(np.zeros((10, 10)))
     probe(torch.zeros(SMALL_WORK))
     probe(torch.zeros(SMALL_WORK - 1))
-    assert seen == [1, 2, 1]
+    # a long solve of a small matrix is large work: the caller's threads
+    probe(torch.zeros(SMALL_WORK // 8), max_iter=25 * 8)
+    probe(torch.zeros(SMALL_WORK // 8), max_iter=25 * 7)
+    assert seen == [1, 2, 1, 2, 1]
     assert torch.get_num_threads() == 2
     assert probe.__name__ == "probe"
 
