@@ -647,6 +647,17 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         state = super().__getstate__()
         return {k: _to_cpu(v) for k, v in state.items()}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickle; parameters added to skalign after it was written
+        (``n_jobs``, ``checkpoint``, ...) take their defaults, so that
+        ``get_params``, ``clone`` and ``set_params`` work on it."""
+        import inspect
+
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if name != "self" and param.default is not inspect.Parameter.empty:
+                state.setdefault(name, param.default)
+        super().__setstate__(state)
+
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
     yield first

@@ -470,3 +470,17 @@ def test_learning_on_rendered_frame_videos_read_from_mp4(tmp_path):
         base_tau, base_acc = figures[name]
         assert tau >= base_tau + 0.15, (name, figures)
         assert acc[0.1] >= base_acc[0.1] + 0.1, (name, figures)
+
+
+def test_pickle_of_an_earlier_version_gets_the_new_parameters_defaults(fitted, videos):
+    # A pickle written before n_jobs and checkpoint existed: get_params,
+    # clone and set_params must work on it, with those parameters' defaults.
+    old = fitted.__getstate__()
+    del old["n_jobs"], old["checkpoint"]
+    loaded = VideoAligner.__new__(VideoAligner)
+    loaded.__setstate__(pickle.loads(pickle.dumps(old)))
+    params = loaded.get_params()
+    assert params["n_jobs"] is None and params["checkpoint"] is None
+    clone(loaded)
+    np.testing.assert_array_equal(loaded.set_params(device="cpu").transform(videos[0]),
+                                  fitted.transform(videos[0]))
