@@ -1,15 +1,18 @@
 """A model fitted on a GPU, loaded and used on a CPU-only machine.
 
 ``python benchmarks/gpu_model_check.py dump OUTDIR`` (on the GPU machine) fits
-``VideoAligner(method="vaot")`` on CUDA with mixed precision, writes it with
-joblib to ``OUTDIR/gpu_model.joblib`` and its CUDA embeddings and alignment
-of held-out synthetic videos to ``OUTDIR/gpu_embeddings.npz``.
+``VideoAligner(method="vaot")`` on CUDA with mixed precision, writes it as a
+skalign model file (``OUTDIR/gpu_model.skalign``, :func:`skalign.persist.save_model`)
+and its CUDA embeddings and alignment of held-out synthetic videos to
+``OUTDIR/gpu_embeddings.npz``.
 
 ``python benchmarks/gpu_model_check.py check OUTDIR`` (on a CPU-only machine)
-loads the model (a pickle: only files you made yourself), checks that it
-sits on the CPU, embeds the same videos and aligns the same pair, and prints
-the largest difference from the GPU's figures. It exits 1 when the
-embeddings differ by more than 1e-3 or the matches differ.
+loads the model (``gpu_model.skalign``, which runs no code when read; an
+older ``gpu_model.joblib`` pickle only if that is all there is: only files
+you made yourself), checks that it sits on the CPU, embeds the same videos
+and aligns the same pair, and prints the largest difference from the GPU's
+figures. It exits 1 when the embeddings differ by more than 1e-3 or the
+matches differ.
 """
 
 from __future__ import annotations
@@ -38,17 +41,22 @@ def dump(out: Path) -> int:
     held = _held_out()
     emb = est.transform(held)
     res = est.align(held[0], held[1])
-    joblib.dump(est, out / "gpu_model.joblib")
+    from skalign.persist import save_model
+
+    save_model(est, out / "gpu_model.skalign")
     np.savez(out / "gpu_embeddings.npz", *emb, matches=res.matches, plan=res.plan)
     print(f"fitted on {torch.cuda.get_device_name()} (precision {est.precision!r}); wrote "
-          f"{out / 'gpu_model.joblib'}")
+          f"{out / 'gpu_model.skalign'}")
     return 0
 
 
 def check(out: Path) -> int:
     import torch
 
-    est = joblib.load(out / "gpu_model.joblib")
+    from skalign.persist import load_model
+
+    model = out / "gpu_model.skalign"
+    est = load_model(model) if model.is_file() else joblib.load(out / "gpu_model.joblib")
     where = {p.device.type for p in est.encoder_.parameters()}
     saved = np.load(out / "gpu_embeddings.npz")
     held = _held_out()
