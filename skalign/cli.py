@@ -30,12 +30,12 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from skalign import __version__
+from skalign._files import atomic_path
 
 __all__ = ["build_parser", "main"]
 
@@ -145,26 +145,6 @@ def _check_folder(path: str, what: str) -> Path:
     if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
         raise CommandError(f"{what} {path} cannot be created: {ancestor} is not a writable folder")
     return p
-
-
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary file beside ``path`` (same suffix) to write; it
-    replaces ``path`` only when the block ends without an error, and is
-    removed otherwise (also on Ctrl-C)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}",
-                               dir=path.parent)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # the permissions of a plainly created file
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _name_videos(exc: Exception, paths: Sequence[str]) -> CommandError:
@@ -290,7 +270,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     picture = picture.resolve()
     ax = plot_alignment(res, kind="vaot", names=("held-out video 0", "held-out video 1"))
-    with _atomic(picture) as tmp:
+    with atomic_path(picture) as tmp:
         ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     print(f"  wrote {picture}")
     return 0
@@ -397,7 +377,7 @@ def _align(args: argparse.Namespace) -> int:
     print(f"{args.a}: {len(res.matches)} frames, {int(matched.sum())} matched to {args.b}, "
           f"{int((~matched).sum())} unmatched")
     if csv_path is not None:
-        with _atomic(csv_path) as tmp, open(tmp, "w", newline="") as fh:
+        with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["frame_a", "frame_b"])
             writer.writerows((i, int(j)) for i, j in enumerate(res.matches))
@@ -407,7 +387,7 @@ def _align(args: argparse.Namespace) -> int:
 
         ax = plot_alignment(res, kind=getattr(model, "method", None),
                             names=(Path(args.a).name, Path(args.b).name))
-        with _atomic(plot_path) as tmp:
+        with atomic_path(plot_path) as tmp:
             ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format=fmt)
         print(f"wrote {args.plot}")
     return 0
@@ -448,7 +428,7 @@ def _segment(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for target, path in targets.items():
         labels = np.asarray(model.predict(_check_video(model, path)))
-        with _atomic(target) as tmp:
+        with atomic_path(target) as tmp:
             np.savetxt(tmp, labels.astype(np.int64), fmt="%d")
         n_segments = int(1 + np.count_nonzero(np.diff(labels))) if len(labels) else 0
         print(f"{path}: {len(labels)} frames, {len(np.unique(labels))} actions, "

@@ -22,15 +22,15 @@ file in the same folder, then a rename).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
+
+from ._files import atomic_path
 
 __all__ = ["save_model", "load_model", "is_model_file", "FORMAT"]
 
@@ -251,17 +251,9 @@ def _describe_encoder(encoder: Any, estimator: Any) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, text: str, weights: bytes) -> Path:
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(_JSON, text)
-            zf.writestr(_WEIGHTS, weights)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(_JSON, text)
+        zf.writestr(_WEIGHTS, weights)
     return path
 
 

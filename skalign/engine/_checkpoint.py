@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from .._files import atomic_path
+
 __all__ = ["save_checkpoint", "load_checkpoint"]
 
 _FORMAT = "skalign-checkpoint-1"
@@ -47,9 +49,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": _FORMAT, **state}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 
