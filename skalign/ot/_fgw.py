@@ -24,6 +24,7 @@ from ._validation import (
     check_lambda,
     check_positive,
     check_radius,
+    cost_range,
     finish,
     flags,
     marginal,
@@ -104,13 +105,6 @@ def _kl(mass: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 POLISH_MAX_ITER = 1000
 
 
-def _valid_range(C: torch.Tensor, problem: Problem) -> tuple[float, float]:
-    """Smallest and largest cost over the valid entries (padding included
-    only as zeros, which can only widen the range)."""
-    lo, hi = torch.aminmax(C)
-    return float(lo), float(hi)
-
-
 def _marginal_error(T: torch.Tensor, wa: torch.Tensor, wb: torch.Tensor, row_fixed: Any, col_fixed: Any) -> torch.Tensor:
     """L1 error of the constrained marginals of ``T``, relative to the mass
     of ``wa``: ``(|T 1 - a|_1 + |T^T 1 - b|_1) / sum(a)`` over the balanced
@@ -152,7 +146,7 @@ def _polish(logK, wa, wb, beta, kappa_x, kappa_y, active, tol):
     return T_log if T is None else torch.where(todo[:, None, None], T_log, T)
 
 
-def _range_message(err, converged, marginal_tol, cost_ratio, epsilon, dtype) -> str:
+def _range_message(err, converged, marginal_tol, cost_ratio, epsilon) -> str:
     """Why a problem did not converge, with the range of costs that works."""
     if bool(converged.all()):
         return ""
@@ -208,7 +202,7 @@ def fgw_solve(
     # is invariant to a constant added to the cost: a cost far from zero
     # (e.g. C + 1e4) is shifted by its smallest valid entry, the virtual
     # frame's cost included, so that float32 keeps its differences.
-    cmin, cmax = _valid_range(C, problem)
+    cmin, cmax = cost_range(C)
     shift = 0.0
     if (lambda_x is None or lambda_y is None) and abs(cmin) > max(cmax - cmin, 1.0):
         shift = cmin
@@ -451,7 +445,7 @@ def fgw_solve(
     if report is not None:
         report["marginal_error"] = err
         report["cost_ratio"] = cost_ratio
-        report["message"] = _range_message(err, converged, marginal_tol, cost_ratio, epsilon, dtype)
+        report["message"] = _range_message(err, converged, marginal_tol, cost_ratio, epsilon)
     # The objective without entropy, at the returned plan.
     if owned and alpha < 1.0 and step_size is None:
         value = -epsilon * _dot(C_scaled, T)  # C_scaled = -(1 - alpha) C / epsilon

@@ -16,7 +16,7 @@ import torch
 
 from ..utils import small_work_on_one_thread
 from ._fast import numba_backend
-from ._validation import check_int, check_positive, finish, flags, marginal, prepare
+from ._validation import check_int, check_positive, cost_range, finish, flags, marginal, prepare
 
 __all__ = ["sinkhorn"]
 
@@ -363,14 +363,9 @@ def sinkhorn(
         # The flag is measured on the marginals already (rows of the plan
         # of the last check; the columns are exact): say by how much.
         err = ((plan.sum(2) - wa).abs().sum(1) + (plan.sum(1) - wb).abs().sum(1))[~converged]
-        lo, hi = _valid_range_ratio(C, epsilon)
+        lo, hi = cost_range(C)
         message = (f"Sinkhorn did not reach tol={tol:g} in {max_iter} iterations: the marginals of the plan are off "
-                   f"by up to {float(err.max()):.3g} (L1). The cost spans {hi - lo:.3g} / epsilon: the iterations "
+                   f"by up to {float(err.max()):.3g} (L1). The cost spans {(hi - lo) / epsilon:.3g} times epsilon: the "
+                   "iterations "
                    "needed grow with this ratio; raise max_iter or epsilon, or normalise the cost.")
     return finish(problem, plan, value, n_iter, converged, message=message)
-
-
-def _valid_range_ratio(C: torch.Tensor, epsilon: float) -> tuple[float, float]:
-    """Smallest and largest entry of ``C / epsilon``."""
-    lo, hi = torch.aminmax(C)
-    return float(lo) / epsilon, float(hi) / epsilon

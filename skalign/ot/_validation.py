@@ -69,6 +69,13 @@ def flags(*conditions: torch.Tensor) -> list[bool]:
     return [bool(v) for v in torch.stack(conditions).tolist()]
 
 
+def cost_range(C: torch.Tensor) -> tuple[float, float]:
+    """Smallest and largest entry of ``C`` (padding holds zeros, which can
+    only widen the range)."""
+    lo, hi = torch.aminmax(C)
+    return float(lo), float(hi)
+
+
 def _all_finite(t: torch.Tensor) -> bool:
     """Whether every entry of ``t`` is finite, in one reading pass and no
     temporary: a NaN or an infinity makes the sum non-finite; only a sum
