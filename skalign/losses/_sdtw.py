@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from ..sequence import soft_dtw
-from ._common import _check_embeddings, _check_mask, _positive
+from ._common import _check_embeddings, _check_mask, _positive, squared_distances
 
 __all__ = ["sdtw_loss", "idm_regularizer"]
 
@@ -74,7 +74,7 @@ def idm_regularizer(
     margin = _positive(margin, "margin", strict=False)
     B, N, _ = x.shape
     m = _check_mask(mask, (B, N), "mask", x.device)
-    d = (x[:, :, None, :] - x[:, None, :, :]).pow(2).sum(-1)
+    d = squared_distances(x, x)
     idx = torch.arange(N, device=x.device, dtype=x.dtype)
     gap = idx[:, None] - idx[None, :]
     w = gap.pow(2) + 1.0
@@ -165,7 +165,7 @@ def sdtw_loss(
     with torch.autocast(device_type=x.device.type, enabled=False):
         xf = x if x.dtype == torch.float64 else x.float()
         yf = y.to(xf.dtype)
-        cost = (xf[:, :, None, :] - yf[:, None, :, :]).pow(2).sum(-1)
+        cost = squared_distances(xf, yf)
         cost = torch.where(mx[:, :, None] & my[:, None, :], cost, 0.0)
         value = soft_dtw(cost, gamma, mask_x=mx, mask_y=my).value
         idm = idm_regularizer(xf, mask=mx, sigma=sigma, margin=margin)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ._common import _check_embeddings, _check_mask, _positive
+from ._common import _check_embeddings, _check_mask, _positive, squared_distances
 
 __all__ = ["vava_loss", "vava_plan", "vava_psi"]
 
@@ -223,7 +223,7 @@ def _check_vava(psi: Any, sigma: Any, lambda1: Any, lambda2: Any, max_iter: Any)
 def _intra(x: torch.Tensor, delta: float, margin: float) -> torch.Tensor:
     """Eq. 14, averaged over the pairs of frames."""
     n = x.shape[0]
-    d = torch.sqrt((x[:, None, :] - x[None, :, :]).pow(2).sum(-1) + 1e-12)
+    d = torch.sqrt(squared_distances(x, x) + 1e-12)
     idx = torch.arange(n, dtype=x.dtype, device=x.device)
     gap = idx[:, None] - idx[None, :]
     w = gap.pow(2) + 1.0
@@ -235,7 +235,7 @@ def _inter(x: torch.Tensor, y: torch.Tensor, plan: torch.Tensor) -> torch.Tensor
     """Eq. 15 on the real block of the plan, averaged over rows and columns."""
     n, m = x.shape[0], y.shape[0]
     t = plan[:n, :m].detach()
-    d = torch.sqrt((x[:, None, :] - y[None, :, :]).pow(2).sum(-1) + 1e-12)
+    d = torch.sqrt(squared_distances(x, y) + 1e-12)
     rows = torch.arange(n, device=x.device)
     cols = torch.arange(m, device=x.device)
     by_row = d[rows, t.argmax(1)] - d[rows, t.argmin(1)]
@@ -365,7 +365,7 @@ def vava_loss(
         total = xf.new_zeros(())
         for b in range(B):
             xb, yb = xf[b, : int(mx[b].sum())], yf[b, : int(my[b].sum())]
-            cost = (xb[:, None, :] - yb[None, :, :]).pow(2).sum(-1)
+            cost = squared_distances(xb, yb)
             value, plan = _pair_terms(
                 cost, psi=float(psi), sigma=float(sigma), zeta=float(zeta), lambda1=float(lambda1),
                 lambda2=float(lambda2), virtual=bool(virtual), priors=bool(priors),
