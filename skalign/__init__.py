@@ -40,14 +40,16 @@ from typing import Any as _Any  # noqa: E402
 if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._aligner import VideoAligner
     from ._base import Alignment
+    from ._frame_features import FrameFeatures
     from ._joint import JointAlignSegment
     from ._segmenter import ActionSegmenter
 
-__all__ = ["ActionSegmenter", "Alignment", "JointAlignSegment", "VideoAligner", "__version__"]
+__all__ = ["ActionSegmenter", "Alignment", "FrameFeatures", "JointAlignSegment", "VideoAligner", "__version__"]
 
 _LAZY_NAMES = {
     "ActionSegmenter": "._segmenter",
     "Alignment": "._base",
+    "FrameFeatures": "._frame_features",
     "JointAlignSegment": "._joint",
     "VideoAligner": "._aligner",
 }

@@ -312,14 +312,27 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
     method : {"vaot", "vava", "gta", "lac", "sdtw"}, default="vaot"
         The alignment method (see ``ALIGNMENT_METHODS``). Each parameter
         below says which methods read it; the others ignore it.
-    encoder : {"auto", "mlp", "conv"} or torch.nn.Module, default="auto"
-        ``"auto"`` embeds per-frame features with
-        :class:`~skalign.encoders.MLPEncoder` (one hidden layer of 256) and
-        uint8 RGB frames with :class:`~skalign.encoders.ConvEncoder`, both
-        trained from scratch. A module is copied and trained from its
-        current weights; one with a frozen pretrained backbone
+    encoder : {"auto", "mlp", "temporal", "conv"} or torch.nn.Module, default="auto"
+        ``"auto"`` embeds per-frame features given by the user with
+        :class:`~skalign.encoders.MLPEncoder` (one hidden layer of 256), and
+        RGB frames or video files with the papers' head (``"temporal"``: a
+        :class:`~skalign.encoders.TemporalHead` over each frame and a context
+        frame 15 frames before, 1-D temporal convolutions of 512 channels,
+        two fully connected layers of 512, L2-normalised output) on the
+        pretrained features of ``features``. ``"conv"`` trains a
+        :class:`~skalign.encoders.ConvEncoder` from scratch on the pixels.
+        A module is copied and trained from its current weights; one with a
+        frozen pretrained backbone
         (:class:`~skalign.encoders.TemporalEmbedder`) trains its head on
         backbone features computed once per frame.
+    features : "auto", FrameFeatures or None, default="auto"
+        The pretrained feature stage for RGB frames and video files (not
+        used on feature arrays or files, nor with ``encoder="conv"``):
+        ``"auto"`` is :class:`~skalign.FrameFeatures` with its defaults
+        (MobileNetV2 ImageNet features at 224 x 224, on ``device``); pass
+        one to choose the backbone, decoding (``size``, ``fps``,
+        ``max_frames``) and a feature cache (``cache_dir``). ``None`` feeds
+        frames to the encoder as they are. Fitted as ``features_``.
     embedding_dim : int, default=128
         Size of the embeddings of the named encoders.
     alpha : float, default=0.3
@@ -539,6 +552,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         method: str = "vaot",
         *,
         encoder: str | nn.Module = "auto",
+        features: Any = "auto",
         embedding_dim: int = 128,
         alpha: float = 0.3,
         radius: float = 0.02,
@@ -583,6 +597,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
     ) -> None:
         self.method = method
         self.encoder = encoder
+        self.features = features
         self.embedding_dim = embedding_dim
         self.alpha = alpha
         self.radius = radius
@@ -631,7 +646,7 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
     def _align_embeddings(self, emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
         return ALIGNMENT_METHODS[self.method].align(self, emb_a, emb_b)
 
-    def _make_model(self, encoder: nn.Module) -> nn.Module:
+    def _make_model(self, encoder: nn.Module, videos: list[Any], seed: int) -> nn.Module:
         make_model = ALIGNMENT_METHODS[self.method].make_model
         return encoder if make_model is None else make_model(self, encoder)
 

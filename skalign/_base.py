@@ -27,9 +27,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .encoders import ConvEncoder, MLPEncoder
+from ._frame_features import FrameFeatures
+from .encoders import ConvEncoder, MLPEncoder, TemporalEmbedder
 from .engine import Trainer, cache_features, derive_seed, embed_videos, resolve_device
-from .io import VideoCollection, load_video
+from .io import FEATURE_SUFFIXES, VideoCollection, load_video
 from .metrics import kendalls_tau
 from .ot import decode_matches, vaot
 from .utils import with_n_jobs
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 #: Encoders selected by name; "auto" picks by the kind of input.
-ENCODERS = ("auto", "mlp", "conv")
+ENCODERS = ("auto", "mlp", "temporal", "conv")
 
 # Streams of the fit's seed (``derive_seed(seed, stream)``).
 _STREAM_INIT = 0
@@ -93,6 +94,36 @@ def is_single_video(video: Any) -> bool:
         return (isinstance(first, (list, tuple)) and len(first) > 0
                 and all(_is_number(v) for v in first))
     return False
+
+
+def holds_frames(video: Any) -> bool:
+    """Whether one video is RGB frames or a video file (not features)."""
+    if isinstance(video, (str, os.PathLike)):
+        return os.path.splitext(os.fspath(video))[1].lower() not in FEATURE_SUFFIXES
+    ndim = getattr(video, "ndim", None)
+    return ndim == 4 if ndim is not None else False
+
+
+def _first_video(videos: Any) -> Any:
+    if isinstance(videos, VideoCollection):
+        return videos.paths[0] if len(videos) else None
+    try:
+        return videos[0] if len(videos) else None
+    except (TypeError, KeyError, IndexError):
+        return None
+
+
+def make_temporal_head(n_features: int, embedding_dim: int) -> TemporalEmbedder:
+    """The papers' embedder on per-frame feature vectors (``encoder="temporal"``).
+
+    Each frame is embedded with one context frame 15 frames before it
+    (clamped at the first frame), through two 1-D temporal convolutions of
+    512 channels, global max pooling, two fully connected layers of 512 and
+    a linear projection to ``embedding_dim``, L2-normalised: TCC's embedder
+    as used by GTA, VAVA and VAOT, on pooled instead of spatial features.
+    """
+    return TemporalEmbedder(None, in_channels=int(n_features), spatial=False, n_context=2,
+                            context_stride=15, embedding_dim=int(embedding_dim))
 
 
 def _kind(arr: np.ndarray) -> str:
@@ -415,6 +446,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
 
     _base_constraints: dict = {
         "encoder": [StrOptions(set(ENCODERS)), nn.Module],
+        "features": [StrOptions({"auto"}), FrameFeatures, None],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -442,20 +474,56 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         called before a fit resumed from a checkpoint after ``steps``."""
         raise NotImplementedError
 
-    def _make_model(self, encoder: nn.Module) -> nn.Module:
+    def _make_model(self, encoder: nn.Module, videos: list[Any], seed: int) -> nn.Module:
         """The module the trainer optimises: the trainable encoder (the head
         of an encoder with a frozen backbone) by default; a subclass may wrap
-        it with modules of its own. The loss function receives it."""
+        it with modules of its own, initialised from the training ``videos``
+        (what the trainable encoder embeds) and ``seed``. The loss function
+        receives it."""
         return encoder
 
     def _finish_fit(self, model: nn.Module, videos: list[np.ndarray]) -> None:
         """Keep what the subclass needs from the trained ``model``."""
 
     # -------------------------------------------------------------- checking
+    def _feature_stage(self, videos: Any) -> FrameFeatures | None:
+        """The fitted :class:`FrameFeatures` that ``fit`` applies to ``videos``:
+        one when they hold RGB frames or video files and the encoder takes
+        feature vectors; ``None`` otherwise."""
+        explicit = isinstance(self.features, FrameFeatures)
+        if self.features is None or is_single_video(videos) or not holds_frames(_first_video(videos)):
+            return None
+        if isinstance(self.encoder, nn.Module) and not explicit:
+            return None
+        if self.encoder == "conv":
+            if explicit:
+                raise ValueError(
+                    "encoder='conv' embeds RGB frames, but features=FrameFeatures(...) turns "
+                    "them into feature vectors first; use encoder='auto' (or 'temporal', "
+                    "'mlp') with the feature stage, or features=None with encoder='conv'."
+                )
+            return None
+        stage = copy.deepcopy(self.features) if explicit else FrameFeatures(device=self.device)
+        return stage.fit()
+
+    def _as_features(self, videos: Any) -> Any:
+        """Videos of RGB frames or video files through the fitted feature
+        stage (when there is one); feature arrays and files as they are."""
+        stage = getattr(self, "features_", None)
+        if stage is None:
+            return videos
+        if is_single_video(videos):
+            return stage.transform(videos) if holds_frames(videos) else videos
+        first = _first_video(videos)
+        return stage.transform(videos) if first is not None and holds_frames(first) else videos
+
     def _check_videos(self, videos: Any, *, name: str = "videos", min_videos: int = 1,
                       reset: bool = False, lazy: bool = False) -> Any:
         """Load and check videos; unless ``reset`` (in ``fit``), their frames
-        must have the shape of the fitted ones."""
+        must have the shape of the fitted ones and frames go through the
+        fitted feature stage."""
+        if not reset:
+            videos = self._as_features(videos)
         return check_video_list(
             videos, name=name, min_videos=min_videos, min_frames=self._min_frames(),
             frame_shape=None if reset else self.frame_shape_,
@@ -465,6 +533,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
 
     def _check_one(self, video: Any, name: str) -> np.ndarray:
         """Load and check one video, named ``name`` in errors."""
+        video = self._as_features(video)
         arr = load_video(video, name=name, min_frames=self._min_frames())
         return _check_frames(arr, name, self.frame_shape_,
                              f"{type(self).__name__} was fitted on")
@@ -473,19 +542,21 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         return resolve_device(self.device)
 
     # --------------------------------------------------------------- encoder
-    def _build_encoder(self, frame_shape: tuple[int, ...], seed: int) -> nn.Module:
+    def _build_encoder(self, frame_shape: tuple[int, ...], seed: int, staged: bool = False) -> nn.Module:
         """The encoder before training: named ones seeded from ``seed``, a
-        given module copied (its weights are the starting point)."""
+        given module copied (its weights are the starting point). ``staged``:
+        the features come from the pretrained feature stage."""
         kind = "features" if len(frame_shape) == 1 else "frames"
         if isinstance(self.encoder, nn.Module):
             return copy.deepcopy(self.encoder)
         name = self.encoder
         if name == "auto":
-            name = "mlp" if kind == "features" else "conv"
-        if name == "mlp" and kind != "features":
+            name = ("temporal" if staged else "mlp") if kind == "features" else "conv"
+        if name in ("mlp", "temporal") and kind != "features":
             raise ValueError(
-                "encoder='mlp' embeds per-frame features, but the videos hold frames of "
-                f"shape {frame_shape}; use encoder='conv' or 'auto'."
+                f"encoder={name!r} embeds per-frame features, but the videos hold frames of "
+                f"shape {frame_shape} and features=None; use features='auto' (pretrained "
+                "features), encoder='conv' or 'auto'."
             )
         if name == "conv" and kind != "frames":
             raise ValueError(
@@ -496,6 +567,8 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
             torch.default_generator.manual_seed(derive_seed(seed, _STREAM_INIT))
             if name == "mlp":
                 return MLPEncoder(frame_shape[0], int(self.embedding_dim))
+            if name == "temporal":
+                return make_temporal_head(frame_shape[0], int(self.embedding_dim))
             return ConvEncoder(int(self.embedding_dim))
 
     # ------------------------------------------------------------------- fit
@@ -508,6 +581,14 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         frozen = isinstance(self.encoder, nn.Module) and bool(
             getattr(self.encoder, "frozen_backbone", False)
         )
+        stage = self._feature_stage(videos)
+        if stage is not None:
+            # Pretrained features: decoded and run through the backbone once,
+            # one batch of small frames at a time; the encoder trains on them.
+            if not stage.verbose and int(self.verbose) > 0:
+                stage.verbose = int(self.verbose)
+            videos = stage.transform(videos)
+        self.features_ = stage
         if frozen and isinstance(videos, VideoCollection):
             # Read one file at a time: only the backbone's features are kept.
             stream = self._check_videos(videos, min_videos=min_videos, reset=True, lazy=True)
@@ -517,7 +598,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
             data = self._check_videos(videos, min_videos=min_videos, reset=True)
             first = data[0]
         frame_shape = tuple(first.shape[1:])
-        encoder = self._build_encoder(frame_shape, seed)
+        encoder = self._build_encoder(frame_shape, seed, staged=stage is not None)
         if frozen:
             # A frozen pretrained backbone runs once per frame; the head
             # trains on its cached features.
@@ -525,7 +606,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
             trainable = encoder.head
         else:
             train_videos, trainable = data, encoder
-        model = self._make_model(trainable)
+        model = self._make_model(trainable, train_videos, seed)
         # ``checkpoint``: written after every epoch; an existing file written
         # by the same model resumes the fit (read weights-only).
         checkpoint = getattr(self, "checkpoint", None)
@@ -589,7 +670,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         self.history_ = trainer.history_
         self.frame_shape_ = frame_shape
         self.n_features_in_ = int(np.prod(frame_shape))
-        self.input_kind_ = "features" if len(frame_shape) == 1 else "frames"
+        self.input_kind_ = "features" if len(frame_shape) == 1 and stage is None else "frames"
         self.embedding_dim_ = int(getattr(encoder, "embedding_dim", self.embedding_dim))
         self._finish_fit(model, train_videos)
         return self

@@ -51,8 +51,11 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         Weight of the alignment loss :math:`L_{xy}`.
     w_seg : float, default=1.0
         Weight of the segmentation losses :math:`L_{xa} + L_{ya}`.
-    encoder : {"auto", "mlp", "conv"} or torch.nn.Module, default="auto"
-        As in :class:`skalign.ActionSegmenter`.
+    encoder : {"auto", "mlp", "temporal", "conv"} or torch.nn.Module, default="auto"
+        As in :class:`skalign.VideoAligner`.
+    features : "auto", FrameFeatures or None, default="auto"
+        The pretrained feature stage for RGB frames and video files, as in
+        :class:`skalign.VideoAligner`.
     embedding_dim : int, default=40
         Size of the embeddings of the named encoders.
     alpha, radius, rho, epsilon, lambda_actions, temperature : float
@@ -201,6 +204,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         w_align: float = 1.0,
         w_seg: float = 1.0,
         encoder: str | nn.Module = "auto",
+        features: Any = "auto",
         embedding_dim: int = 40,
         alpha: float = 0.3,
         radius: float = 0.04,
@@ -238,6 +242,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         self.w_align = w_align
         self.w_seg = w_seg
         self.encoder = encoder
+        self.features = features
         self.embedding_dim = embedding_dim
         self.alpha = alpha
         self.radius = radius

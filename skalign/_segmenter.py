@@ -10,7 +10,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.cluster import KMeans
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -79,25 +78,14 @@ class SegmentMixin:
     # ------------------------------------------------------------- training
     def _fit_segmenter(self, videos: Any) -> Any:
         """Validate, then train encoder and action embeddings."""
-        self._validate_params()
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        self._kmeans_source = (videos, derive_seed(seed, _STREAM_KMEANS) % (2**32))
-        try:
-            return self._fit_encoder(videos)
-        finally:
-            del self._kmeans_source
+        return self._fit_encoder(videos)
 
-    def _initial_actions(self, trainable: nn.Module) -> torch.Tensor:
-        """k-means centres of the initial (normalised) frame embeddings."""
-        videos, seed = self._kmeans_source
-        frozen = isinstance(self.encoder, nn.Module) and bool(
-            getattr(self.encoder, "frozen_backbone", False)
-        )
-        # A frozen backbone's head trains on cached features: embed with the
-        # whole (unfitted, identical) encoder instead.
-        model = self.encoder if frozen else trainable
-        data = self._check_videos(videos, reset=True, lazy=True)
-        emb = embed_videos(model, list(data), device=self._device())
+    def _initial_actions(self, trainable: nn.Module, videos: list[Any], seed: int) -> torch.Tensor:
+        """k-means centres of the initial (normalised) frame embeddings of
+        the training ``videos`` (what ``trainable`` embeds: the cached
+        features of a frozen backbone, or the videos)."""
+        emb = embed_videos(trainable, list(videos), device=self._device())
+        seed = derive_seed(seed, _STREAM_KMEANS) % (2**32)
         Z = torch.cat([F.normalize(e.float(), dim=-1) for e in emb]).numpy().astype(np.float64)
         K = int(self.n_actions)
         if len(Z) < K:
@@ -111,8 +99,8 @@ class SegmentMixin:
         km = KMeans(n_clusters=K, n_init=3, random_state=int(seed)).fit(Z)
         return F.normalize(torch.from_numpy(km.cluster_centers_).float(), dim=-1)
 
-    def _make_model(self, encoder: nn.Module) -> nn.Module:
-        return SegmentationModel(encoder, self._initial_actions(encoder))
+    def _make_model(self, encoder: nn.Module, videos: list[Any], seed: int) -> nn.Module:
+        return SegmentationModel(encoder, self._initial_actions(encoder, videos, seed))
 
     def _seg_options(self) -> dict[str, Any]:
         return dict(
@@ -216,11 +204,14 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         Number of actions ``K`` (clusters), background included.
     method : {"asot"}, default="asot"
         The segmentation method.
-    encoder : {"auto", "mlp", "conv"} or torch.nn.Module, default="auto"
-        ``"auto"`` embeds per-frame features with
-        :class:`~skalign.encoders.MLPEncoder` and uint8 RGB frames with
-        :class:`~skalign.encoders.ConvEncoder`; a module is copied and
-        trained from its current weights.
+    encoder : {"auto", "mlp", "temporal", "conv"} or torch.nn.Module, default="auto"
+        As in :class:`skalign.VideoAligner`: an MLP on per-frame features,
+        the papers' temporal head on the pretrained features of RGB frames
+        and video files, ``"conv"`` from scratch on pixels; a module is
+        copied and trained from its current weights.
+    features : "auto", FrameFeatures or None, default="auto"
+        The pretrained feature stage for RGB frames and video files, as in
+        :class:`skalign.VideoAligner`.
     embedding_dim : int, default=40
         Size of the embeddings of the named encoders (ASOT's Breakfast
         setting).
@@ -355,6 +346,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         method: str = "asot",
         *,
         encoder: str | nn.Module = "auto",
+        features: Any = "auto",
         embedding_dim: int = 40,
         alpha: float = 0.3,
         radius: float = 0.04,
@@ -382,6 +374,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         self.n_actions = n_actions
         self.method = method
         self.encoder = encoder
+        self.features = features
         self.embedding_dim = embedding_dim
         self.alpha = alpha
         self.radius = radius

@@ -1,4 +1,4 @@
-"""The ``skalign`` command: ``demo``, ``fit``, ``align`` and ``segment``.
+"""The ``skalign`` command: ``demo``, ``features``, ``fit``, ``align`` and ``segment``.
 
 Run ``skalign --help`` or ``python -m skalign --help``. Bad input ends with a
 one-line error and exit status 2 (the traceback with ``--debug``).
@@ -154,7 +154,10 @@ def _name_videos(exc: Exception, paths: Sequence[str]) -> CommandError:
         i = int(m.group(1))
         return paths[i] if i < len(paths) else m.group(0)
 
-    return CommandError(re.sub(r"\bvideos\[(\d+)\]", name, str(exc)))
+    text = re.sub(r"\bvideos\[(\d+)\]", name, str(exc))
+    for p in paths:  # "videos[i] (path)" became "path (path)"
+        text = text.replace(f"{p} ({p})", p)
+    return CommandError(text)
 
 
 def _load_model(path: str, needs: str = "align", trust_pickle: bool = False):
@@ -285,6 +288,61 @@ def _read(path: str):
         raise CommandError(str(exc)) from exc
 
 
+def _is_feature_file(path: str) -> bool:
+    from skalign.io import FEATURE_SUFFIXES
+
+    return Path(path).suffix.lower() in FEATURE_SUFFIXES
+
+
+def _default_cache() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "skalign" / "features"
+
+
+def _frame_features(args: argparse.Namespace, *, cache: bool):
+    """The FrameFeatures stage of the decode and backbone options, its cache
+    folder checked (and created) before any work."""
+    from skalign import FrameFeatures
+
+    for opt, value in (("--size", args.size), ("--max-frames", args.max_frames)):
+        if value is not None and value < 1:
+            raise CommandError(f"{opt} must be a positive integer, got {value}")
+    if args.size is not None and args.size < 32:
+        raise CommandError(f"--size must be at least 32 pixels, got {args.size}")
+    if args.fps is not None and not args.fps > 0:
+        raise CommandError(f"--fps must be a positive frame rate, got {args.fps}")
+    cache_dir = None
+    if cache and not args.no_cache:
+        cache_dir = _check_folder(args.cache_dir or str(_default_cache()), "--cache-dir")
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"--cache-dir {cache_dir} cannot be created: {exc}") from exc
+    return FrameFeatures(backbone=args.backbone, size=args.size, fps=args.fps,
+                         max_frames=args.max_frames, device=args.device,
+                         cache_dir=None if cache_dir is None else str(cache_dir),
+                         verbose=1 if _verbosity(args) > 0 else 0)
+
+
+def _features(args: argparse.Namespace) -> int:
+    out = _check_folder(args.out, "--out")
+    for path in args.files:
+        if _is_feature_file(path):
+            raise CommandError(f"{path} is a feature file; 'skalign features' reads video files")
+        if not Path(path).is_file():
+            raise CommandError(f"video file not found: {path}")
+    stage = _frame_features(args, cache=False)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        stage.fit()
+        paths = stage.save_features(args.files, out, overwrite=args.force)
+    except (FileExistsError, ValueError) as exc:
+        raise _name_videos(exc, args.files) from exc
+    print(f"wrote {stage.n_extracted_} feature files to {out} ({stage.n_cached_} already up to "
+          f"date), {len(paths)} videos, {stage.n_features_out_} features a frame")
+    return 0
+
+
 def _fit(args: argparse.Namespace) -> int:
     _check_epochs(args)
     if args.segment is not None and args.segment < 1:
@@ -309,9 +367,22 @@ def _fit(args: argparse.Namespace) -> int:
     from skalign import ActionSegmenter, VideoAligner
     from skalign.engine import resolve_device
 
-    videos = [_read(p) for p in args.files]
+    # Feature files are small and read here; video files go to the estimator
+    # as paths: the feature stage decodes them in small batches (or the conv
+    # encoder reads them at --size).
+    videos = [_read(p) if _is_feature_file(p) else p for p in args.files]
+    has_video = any(not _is_feature_file(p) for p in args.files)
+    features = _frame_features(args, cache=True) if has_video and args.encoder != "conv" else None
+    if has_video and args.encoder == "conv":
+        from skalign.io import VideoCollection
+
+        size = 224 if args.size is None else args.size
+        if any(_is_feature_file(p) for p in args.files):
+            raise CommandError("--encoder conv needs video files only; some inputs are feature files")
+        videos = VideoCollection(args.files, size=size, fps=args.fps, max_frames=args.max_frames)
     common = dict(max_epochs=args.epochs, device=args.device, random_state=args.seed,
-                  verbose=_verbosity(args),
+                  verbose=_verbosity(args), encoder=args.encoder,
+                  features="auto" if features is None else features,
                   checkpoint=None if checkpoint is None else str(checkpoint))
     if args.segment is not None:
         model = ActionSegmenter(n_actions=args.segment, **common)
@@ -398,8 +469,22 @@ _LABELS_SUFFIX = ".labels.txt"
 
 
 def _check_video(model, path: str):
-    """Read a file and check it against the fitted model; errors name the file."""
-    video = _read(path)
+    """Read a file and check it against the fitted model; errors name the file.
+
+    A video file goes to a model with a feature stage as its path (decoded
+    there in small batches, with the model's decode settings); a model
+    fitted on frames reads it at its fitted frame size."""
+    if not _is_feature_file(path) and getattr(model, "features_", None) is not None:
+        video = path
+    elif not _is_feature_file(path) and getattr(model, "input_kind_", None) == "frames":
+        from skalign.io import load_video
+
+        try:
+            video = load_video(path, name=path, size=tuple(model.frame_shape_[:2]))
+        except (FileNotFoundError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+    else:
+        video = _read(path)
     check = getattr(model, "_check_one", None)
     if check is None or not hasattr(model, "frame_shape_"):
         return video
@@ -434,6 +519,24 @@ def _segment(args: argparse.Namespace) -> int:
         print(f"{path}: {len(labels)} frames, {len(np.unique(labels))} actions, "
               f"{n_segments} segments -> {target}")
     return 0
+
+
+def _add_decode_options(parser: argparse.ArgumentParser, *, cache: bool) -> None:
+    """Add the decoding and backbone options of video files."""
+    group = parser.add_argument_group("video files")
+    group.add_argument("--backbone", default="mobilenet_v2", choices=("mobilenet_v2", "resnet50"),
+                       help="pretrained ImageNet backbone of the features (default: mobilenet_v2)")
+    group.add_argument("--size", type=int, default=224,
+                       help="decode frames at SIZE x SIZE pixels (default: 224)")
+    group.add_argument("--fps", type=float, default=None,
+                       help="resample videos to this frame rate (default: every frame)")
+    group.add_argument("--max-frames", type=int, default=None,
+                       help="use at most the first N frames of each video (default: all)")
+    if cache:
+        group.add_argument("--cache-dir", default=None,
+                           help="folder of the feature cache: a second fit on the same videos "
+                                f"neither decodes nor runs the backbone (default: {_default_cache()})")
+        group.add_argument("--no-cache", action="store_true", help="keep no feature cache")
 
 
 def _add_progress_options(parser: argparse.ArgumentParser) -> None:
@@ -493,8 +596,27 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--epochs", type=int, default=50, help="training epochs, >= 1 (default: 50)")
     fit.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     fit.add_argument("--seed", type=int, default=0, help="random seed of training (default: 0)")
+    fit.add_argument("--encoder", default="auto", choices=("auto", "temporal", "mlp", "conv"),
+                     help="auto: the papers' temporal head on pretrained features of video files "
+                          "(an MLP on feature files); conv: a convolutional encoder trained from "
+                          "scratch on the pixels (default: auto)")
+    _add_decode_options(fit, cache=True)
     _add_progress_options(fit)
     fit.set_defaults(func=_fit)
+
+    features = sub.add_parser(
+        "features", help="extract pretrained per-frame features of video files, one .npy each")
+    features.add_argument("files", nargs="+", help="video files (.mp4, ...)")
+    features.add_argument("--out", required=True,
+                          help="folder for <stem>.npy (features) and <stem>.json (their settings); "
+                               "a rerun skips videos whose features are up to date, so an "
+                               "interrupted run resumes")
+    features.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    features.add_argument("--force", action="store_true",
+                          help="replace .npy files of the same names that skalign did not write")
+    _add_decode_options(features, cache=False)
+    _add_progress_options(features)
+    features.set_defaults(func=_features)
 
     align = sub.add_parser("align", help="align two videos with a fitted model")
     align.add_argument("model", help="a model written by 'skalign fit'")

@@ -48,10 +48,11 @@ def _estimator_classes() -> dict[str, type]:
     return {c.__name__: c for c in (VideoAligner, ActionSegmenter, JointAlignSegment)}
 
 
-def _encoder_classes() -> dict[str, type]:
+def _encoder_classes() -> dict[str, Any]:
+    from ._base import make_temporal_head
     from .encoders import ConvEncoder, MLPEncoder
 
-    return {"MLPEncoder": MLPEncoder, "ConvEncoder": ConvEncoder}
+    return {"MLPEncoder": MLPEncoder, "ConvEncoder": ConvEncoder, "TemporalEmbedder": make_temporal_head}
 
 
 def is_model_file(path: str | os.PathLike) -> bool:
@@ -92,6 +93,12 @@ def _plain(value: Any, what: str) -> Any:
         return value
     if isinstance(value, np.bool_):
         return bool(value)
+    if type(value).__name__ == "FrameFeatures":
+        from ._frame_features import FrameFeatures
+
+        if type(value) is FrameFeatures:
+            params = {k: _plain(v, f"{what}.{k}") for k, v in value.get_params().items()}
+            return {"__frame_features__": params, "fitted": hasattr(value, "backbone_")}
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, tuple):
@@ -123,6 +130,12 @@ def _unplain(value: Any) -> Any:
             return float(value["__float__"])
         if set(value) == {"__dict__"}:
             return {k: _unplain(v) for k, v in value["__dict__"].items()}
+        if set(value) == {"__frame_features__", "fitted"}:
+            from ._frame_features import FrameFeatures
+
+            stage = FrameFeatures(**{k: _unplain(v) for k, v in value["__frame_features__"].items()})
+            # Fitting loads the backbone's weights (weights-only); nothing is learned.
+            return stage.fit() if value["fitted"] is True else stage
         raise ValueError(f"unexpected JSON object {sorted(value)}")
     return value
 
@@ -135,10 +148,13 @@ def save_model(estimator: Any, path: str | os.PathLike) -> Path:
     ----------
     estimator : VideoAligner, ActionSegmenter or JointAlignSegment
         Fitted or not. Its ``encoder`` must be a name (``"auto"``,
-        ``"mlp"``, ``"conv"``): an estimator built on a torch module (e.g.
-        a :class:`~skalign.encoders.TemporalEmbedder`) cannot be described
-        without code; pickle it instead (``joblib.dump``) and load it only
-        from sources you trust.
+        ``"mlp"``, ``"temporal"``, ``"conv"``): an estimator built on a torch
+        module (e.g. a :class:`~skalign.encoders.TemporalEmbedder` with a
+        backbone) cannot be described without code; pickle it instead
+        (``joblib.dump``) and load it only from sources you trust. A
+        :class:`~skalign.FrameFeatures` stage is stored by its parameters;
+        loading it loads the backbone's ImageNet weights again (which must
+        be installed where the file is read).
     path : str or path-like
         The file to write (conventionally ``*.skalign``). It is written to a
         temporary file in the same folder and renamed: an interruption
@@ -236,8 +252,13 @@ def _version() -> str:
 
 def _describe_encoder(encoder: Any, estimator: Any) -> dict[str, Any]:
     """Class and constructor arguments of a fitted named encoder."""
-    from .encoders import ConvEncoder, MLPEncoder
+    from .encoders import ConvEncoder, MLPEncoder, TemporalEmbedder
 
+    if (type(encoder) is TemporalEmbedder and encoder.backbone is None
+            and estimator.encoder in ("auto", "temporal")):
+        return {"class": "TemporalEmbedder",
+                "kwargs": {"n_features": int(encoder.head.in_channels),
+                           "embedding_dim": int(encoder.embedding_dim)}}
     if type(encoder) is MLPEncoder and estimator.encoder in ("auto", "mlp"):
         return {"class": "MLPEncoder",
                 "kwargs": {"n_features": int(encoder.n_features),

@@ -448,7 +448,7 @@ def test_learning_on_rendered_frame_videos_read_from_mp4(tmp_path):
     train = VideoCollection([write_video(tmp_path / f"train{i}.mp4", f, fps=25)
                              for i, f in enumerate(f_train)])
     test = [write_video(tmp_path / f"test{i}.mp4", f, fps=25) for i, f in enumerate(f_test)]
-    common = dict(device="cpu", random_state=0)
+    common = dict(encoder="conv", device="cpu", random_state=0)
     trained = VideoAligner(max_epochs=12, **common).fit(train)
     untrained = VideoAligner(max_epochs=0, **common).fit(train)
     assert trained.input_kind_ == "frames" and trained.n_features_in_ == 32 * 32 * 3

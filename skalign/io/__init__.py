@@ -10,12 +10,13 @@ passed to ``fit``.
 
 from ._collection import VideoCollection, load_video
 from ._features import FEATURE_SUFFIXES, read_features, write_features
-from ._video import VideoInfo, read_video, video_info, write_video
+from ._video import VideoInfo, iter_frames, read_video, video_info, write_video
 
 __all__ = [
     "FEATURE_SUFFIXES",
     "VideoCollection",
     "VideoInfo",
+    "iter_frames",
     "load_video",
     "read_features",
     "read_video",

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["read_video", "write_video", "video_info", "VideoInfo"]
+__all__ = ["iter_frames", "read_video", "write_video", "video_info", "VideoInfo"]
 
 # Frames smaller than this many pixels decode single-threaded: starting the
 # decoder's worker threads costs more than it saves on tiny clips.
@@ -343,12 +343,7 @@ def read_video(
     path = _as_path(path)
     fps_value = _check_fps(fps)
     hw = _check_size(size)
-    if max_frames is not None:
-        if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)):
-            raise ValueError(f"max_frames must be a positive int, got {max_frames!r}.")
-        if max_frames < 1:
-            raise ValueError(f"max_frames must be a positive int, got {max_frames!r}.")
-        max_frames = int(max_frames)
+    max_frames = _check_max_frames(max_frames)
     wanted = None
     if frame_indices is not None:
         wanted = np.asarray(frame_indices)
@@ -363,31 +358,107 @@ def read_video(
             )
         wanted = wanted.astype(np.int64)
 
+    if wanted is not None:
+        container, stream = _open_video(path)
+        try:
+            return _read_indices(path, container, stream, fps_value, wanted, max_frames, _Converter(hw))
+        finally:
+            container.close()
+    buffer: _FrameBuffer | None = None
+    for batch in iter_frames(path, fps=fps_value, size=hw, max_frames=max_frames, batch_size=64):
+        if buffer is None:
+            buffer = _FrameBuffer(min(max_frames or 256, 4096))
+        for img in batch:
+            buffer.append(img)
+    assert buffer is not None  # iter_frames raises on a video without frames
+    return buffer.result()
+
+
+def _check_max_frames(max_frames: Any) -> int | None:
+    if max_frames is None:
+        return None
+    if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
+        raise ValueError(f"max_frames must be a positive int, got {max_frames!r}.")
+    return int(max_frames)
+
+
+def iter_frames(
+    path: str | os.PathLike,
+    *,
+    fps: float | None = None,
+    size: int | tuple[int, int] | None = None,
+    max_frames: int | None = None,
+    batch_size: int = 32,
+) -> Iterator[np.ndarray]:
+    """Decode a video file in batches of RGB frames, never holding more.
+
+    The frames are those :func:`read_video` returns with the same options,
+    in order; each is resized as it is decoded, so a long or high-resolution
+    video streams into the next stage (a backbone, a feature file) at the
+    memory of one batch of small frames.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A video file FFmpeg can read.
+    fps, size, max_frames : optional
+        As in :func:`read_video`.
+    batch_size : int, default=32
+        Frames per yielded array (the last may hold fewer).
+
+    Yields
+    ------
+    frames : ndarray of shape (n, height, width, 3), dtype uint8
+        The next ``n <= batch_size`` frames.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`read_video`, when the generator reaches the problem.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> import numpy as np
+    >>> from skalign.io import iter_frames, write_video
+    >>> path = os.path.join(tempfile.mkdtemp(), "clip.mp4")
+    >>> _ = write_video(path, np.zeros((30, 32, 32, 3), dtype=np.uint8), fps=30)
+    >>> [b.shape for b in iter_frames(path, size=16, batch_size=12)]
+    [(12, 16, 16, 3), (12, 16, 16, 3), (6, 16, 16, 3)]
+    """
+    path = _as_path(path)
+    fps_value = _check_fps(fps)
+    hw = _check_size(size)
+    limit = _check_max_frames(max_frames)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
     container, stream = _open_video(path)
     try:
         convert = _Converter(hw)
-        if wanted is not None:
-            return _read_indices(path, container, stream, fps_value, wanted, max_frames, convert)
-        # The header's frame count (0 or wrong for some files) only sizes the
-        # first allocation; the buffer grows as needed.
-        capacity = min(stream.frames, 4096) if (stream.frames and fps_value is None) else 256
-        if max_frames is not None:
-            capacity = min(capacity, max_frames)
-        buffer = _FrameBuffer(capacity)
+        batch: np.ndarray | None = None
+        n = n_total = 0
         last_index, last_img = -1, None
         first_shape = None
         for index, frame in _output_frames(path, container, stream, fps_value):
             if index != last_index:
                 last_index, last_img = index, convert(frame)
                 first_shape = _same_size(path, index, last_img, first_shape)
-            buffer.append(last_img)
-            if max_frames is not None and buffer.n >= max_frames:
+            if batch is None:
+                batch = np.empty((int(batch_size),) + last_img.shape, dtype=np.uint8)
+            batch[n] = last_img
+            n += 1
+            n_total += 1
+            if n == len(batch):
+                yield batch.copy()
+                n = 0
+            if limit is not None and n_total >= limit:
                 break
+        if n_total == 0:
+            raise ValueError(f"{path} has no decodable video frame.")
+        if n:
+            yield batch[:n].copy()
     finally:
         container.close()
-    if buffer.n == 0:
-        raise ValueError(f"{path} has no decodable video frame.")
-    return buffer.result()
 
 
 def _same_size(
