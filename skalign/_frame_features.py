@@ -526,10 +526,13 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
                 feats = self._run(iter_frames(path, size=self.size, batch_size=self._batch(), **decode))
             except ValueError as err:
                 raise ValueError(f"{label}: {err}") from err
-            with atomic_path(npy) as tmp, open(tmp, "wb") as fh:
-                np.save(fh, feats, allow_pickle=False)
+            # The key goes first and an outdated .npy away before it: whenever
+            # the run stops, a .npy beside its .json holds that key's features.
+            npy.unlink(missing_ok=True)
             with atomic_path(meta) as tmp:
                 tmp.write_text(json.dumps(key, sort_keys=True, indent=1))
+            with atomic_path(npy) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, feats, allow_pickle=False)
             self.n_extracted_ += 1
             progress.video_done(label, len(feats), False)
         return [p[3] for p in plan]

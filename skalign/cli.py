@@ -318,7 +318,9 @@ def _frame_features(args: argparse.Namespace, *, cache: bool):
             cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CommandError(f"--cache-dir {cache_dir} cannot be created: {exc}") from exc
-    return FrameFeatures(backbone=args.backbone, size=args.size, fps=args.fps,
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise CommandError(f"--weights {args.weights}: file not found")
+    return FrameFeatures(backbone=args.backbone, weights=args.weights, size=args.size, fps=args.fps,
                          max_frames=args.max_frames, device=args.device,
                          cache_dir=None if cache_dir is None else str(cache_dir),
                          verbose=1 if _verbosity(args) > 0 else 0)
@@ -526,6 +528,9 @@ def _add_decode_options(parser: argparse.ArgumentParser, *, cache: bool) -> None
     group = parser.add_argument_group("video files")
     group.add_argument("--backbone", default="mobilenet_v2", choices=("mobilenet_v2", "resnet50"),
                        help="pretrained ImageNet backbone of the features (default: mobilenet_v2)")
+    group.add_argument("--weights", metavar="FILE", default=None,
+                       help="the backbone's weights (a torchvision state dict; default: the "
+                            "installed ImageNet weights)")
     group.add_argument("--size", type=int, default=224,
                        help="decode frames at SIZE x SIZE pixels (default: 224)")
     group.add_argument("--fps", type=float, default=None,
