@@ -93,7 +93,9 @@ print("load_video:", load_video(paths[0], max_frames=10).shape)
 # A folder of mp4 files of one process is all :class:`~skalign.VideoAligner`
 # needs: here eight rendered videos are written as mp4, passed as a
 # :class:`~skalign.io.VideoCollection` (read lazily at 32 x 32 pixels), and
-# a small conv encoder learns to embed their frames without labels. Then two
+# a small conv encoder (``encoder="conv"``) learns to embed their frames
+# from scratch, without labels (:ref:`sphx_glr_auto_examples_plot_real_videos.py`
+# shows the pretrained-feature path, the default for frames). Then two
 # of them are aligned frame to frame.
 from skalign import VideoAligner
 from skalign.metrics import alignment_accuracy
@@ -104,7 +106,8 @@ clips, clip_labels = make_process_videos(
 )
 clip_paths = [write_video(folder / f"own{i}.mp4", v, fps=15) for i, v in enumerate(clips)]
 own = VideoCollection(clip_paths)
-aligner = VideoAligner(embedding_dim=32, max_epochs=8, batch_size=4, random_state=0).fit(own)
+aligner = VideoAligner(encoder="conv", embedding_dim=32, max_epochs=8, batch_size=4,
+                       random_state=0).fit(own)
 res = aligner.align(own[0], own[1])
 print(f"aligned {clip_paths[0].name} to {clip_paths[1].name}: "
       f"alignment accuracy {alignment_accuracy(res.matches, clip_labels[0], clip_labels[1]):.3f}")

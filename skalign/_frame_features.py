@@ -334,8 +334,9 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_frames, n_features_out_) or list of ndarray
-            float32 features; a list for a list of videos.
+        features : ndarray of shape (n_frames, n_features) or list of ndarray
+            float32 features (``n_features_out_`` of them a frame); a list
+            for a list of videos.
 
         Raises
         ------
@@ -572,7 +573,7 @@ class _Progress:
 
     def __init__(self, n_videos: int, verbose: int) -> None:
         self.n, self.verbose = n_videos, verbose
-        self.done = self.frames = 0
+        self.done = self.extracted = self.frames = 0
         self.t0 = time.perf_counter()
         self.busy = 0.0
         self.t_last = self.t0
@@ -583,12 +584,13 @@ class _Progress:
         if not cached:
             self.busy += now - self.t_last
             self.frames += int(n_frames or 0)
+            self.extracted += 1
         self.t_last = now
         if self.verbose <= 0:
             return
         rate = self.frames / self.busy if self.busy > 0 else 0.0
         left = self.n - self.done
-        eta = (self.busy / max(self.done, 1)) * left
+        eta = (self.busy / max(self.extracted, 1)) * left  # cached videos cost nothing
         what = "cached" if cached else f"{n_frames} frames, {rate:.0f} frames/s"
         print(f"features {self.done}/{self.n}: {label}: {what}, ETA {_format_seconds(eta)}",
               file=sys.stderr, flush=True)

@@ -371,9 +371,11 @@ def bad_lists(videos, tmp_path):
                                   "feature sizes", "kinds", "2-D frames", "missing file",
                                   "corrupt file"])
 def test_bad_videos_raise_errors_naming_the_video(videos, tmp_path, case):
+    # frames as pixels (features=None): the feature stage's own messages are
+    # tested in test_frame_features
     data, error, match = bad_lists(videos, tmp_path)[case]
     with pytest.raises(error, match=match):
-        VideoAligner(**FAST).fit(data)
+        VideoAligner(features=None, **FAST).fit(data)
 
 
 def test_transform_and_align_check_against_the_fitted_videos(fitted, videos):

@@ -114,6 +114,13 @@ def _example_id(path: Path) -> str:
 @pytest.mark.parametrize("example", EXAMPLE_FILES, ids=_example_id)
 def test_example_runs(example, tmp_path):
     _needs("matplotlib")
+    if example.stem == "plot_real_videos":
+        from skalign._frame_features import WeightsNotFoundError, default_weights
+
+        try:
+            default_weights("mobilenet_v2")
+        except WeightsNotFoundError:
+            pytest.skip("the MobileNetV2 ImageNet weights are not installed")
     proc = _run([sys.executable, str(example)], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-5000:]
     out = proc.stdout
