@@ -126,10 +126,6 @@ def make_temporal_head(n_features: int, embedding_dim: int) -> TemporalEmbedder:
                             context_stride=15, embedding_dim=int(embedding_dim))
 
 
-def _kind(arr: np.ndarray) -> str:
-    return "features" if arr.ndim == 2 else "frames"
-
-
 def _describe(frame_shape: tuple[int, ...]) -> str:
     if len(frame_shape) == 1:
         return f"features of size {frame_shape[0]}"

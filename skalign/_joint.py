@@ -329,24 +329,6 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         return self._fit_segmenter(videos)
 
     @with_n_jobs
-    def fit_predict(self, videos: Any, y: Any = None) -> list[np.ndarray]:
-        """Fit on ``videos`` and segment them.
-
-        Parameters
-        ----------
-        videos : list of videos
-            As in ``fit``.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        labels : list of ndarray of int64
-            Action index of every frame of every video.
-        """
-        return self.fit(videos).predict(videos)
-
-    @with_n_jobs
     def score(self, videos: Any, y: Any = None) -> float:
         """MoF of the segmentation when ``y`` is given, else Kendall's tau.
 

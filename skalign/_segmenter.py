@@ -80,6 +80,24 @@ class SegmentMixin:
         """Validate, then train encoder and action embeddings."""
         return self._fit_encoder(videos)
 
+    @with_n_jobs
+    def fit_predict(self, videos: Any, y: Any = None) -> list[np.ndarray]:
+        """Fit on ``videos`` and segment them.
+
+        Parameters
+        ----------
+        videos : list of videos
+            As in ``fit``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        labels : list of ndarray of int64
+            Action index of every frame of every video.
+        """
+        return self.fit(videos).predict(videos)
+
     def _initial_actions(self, trainable: nn.Module, videos: list[Any], seed: int) -> torch.Tensor:
         """k-means centres of the initial (normalised) frame embeddings of
         the training ``videos`` (what ``trainable`` embeds: the cached
@@ -428,24 +446,6 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
             The fitted segmenter.
         """
         return self._fit_segmenter(videos)
-
-    @with_n_jobs
-    def fit_predict(self, videos: Any, y: Any = None) -> list[np.ndarray]:
-        """Fit on ``videos`` and segment them.
-
-        Parameters
-        ----------
-        videos : list of videos
-            As in ``fit``.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        labels : list of ndarray of int64
-            Action index of every frame of every video.
-        """
-        return self.fit(videos).predict(videos)
 
     @with_n_jobs
     def score(self, videos: Any, y: Any) -> float:

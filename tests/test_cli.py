@@ -364,7 +364,12 @@ def test_case3_sigint_during_fit_is_one_line_exit_130_and_no_output(tmp_path):
             if line.startswith("epoch 1/"):
                 break
         proc.send_signal(signal.SIGINT)
-        out, rest = proc.communicate(timeout=120)
+        try:
+            out, rest = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, rest = proc.communicate()
+            pytest.fail("no exit 120 s after SIGINT; stderr:\n" + "".join(lines) + rest[-3000:])
     finally:
         proc.kill()
     assert proc.returncode == 130, "".join(lines) + rest

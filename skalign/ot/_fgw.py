@@ -3,7 +3,7 @@
 The GW term uses ``L(a, b) = a b``, so ``F_GW(T) = <Cx T Cy, T>`` and its
 gradient is ``2 Cx T Cy`` for the symmetric priors used here (Peyre et al.,
 2016, Prop. 1). With band, complement-of-band and off-diagonal priors the
-product ``Cx T Cy`` costs O(N M) with cumulative sums (``_priors``).
+product ``Cx T Cy`` costs O(N M) with prefix sums (``_fast.apply_prior_into``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Structural and temporal priors.
 
 The structural priors of VAOT (Eq. 4 of Ali et al., ICCV 2025) and ASOT are
-band matrices. Their products with a plan are computed here with cumulative
-sums along one axis: O(N M) time and memory per product for any radius, and
-never an N x N matrix. ``prior_matrix`` builds the dense matrices for
-inspection and for tests.
+band matrices. The solvers multiply plans by them with prefix sums along one
+axis (``skalign.ot._fast.apply_prior_into``): O(N M) time and memory per
+product for any radius, never an N x N matrix. ``prior_matrix`` builds the
+dense matrices for inspection and for tests.
 """
 
 from __future__ import annotations
@@ -23,54 +23,6 @@ def band_width(length: torch.Tensor, radius: float) -> torch.Tensor:
     # A small slack keeps exact products such as 50 * 0.02 = 1 from
     # rounding down to 0 in floating point.
     return torch.floor(length.to(torch.float64) * radius + 1e-9).to(torch.long)
-
-
-def _window_sum_fixed(z: torch.Tensor, w: int, dim: int) -> torch.Tensor:
-    """``out[i] = sum_{|i-k| <= w} z[k]`` along ``dim`` (zeros beyond the ends)."""
-    L = z.shape[dim]
-    shape = list(z.shape)
-    shape[dim] = 1
-    s0 = torch.cat([torch.zeros(shape, dtype=z.dtype, device=z.device), torch.cumsum(z, dim=dim)], dim=dim)
-    ar = torch.arange(L, device=z.device)
-    hi = torch.clamp(ar + w + 1, max=L)
-    lo = torch.clamp(ar - w, min=0)
-    return s0.index_select(dim, hi) - s0.index_select(dim, lo)
-
-
-def _window_sum(z: torch.Tensor, w: torch.Tensor, dim: int) -> torch.Tensor:
-    """Window sums with a per-problem half-width ``w`` (B,), batch on dim 0."""
-    values = torch.unique(w)
-    if values.numel() == 1:
-        return _window_sum_fixed(z, int(values[0]), dim)
-    out = torch.empty_like(z)
-    for value in values.tolist():
-        idx = torch.nonzero(w == value).flatten()
-        out[idx] = _window_sum_fixed(z[idx], int(value), dim)
-    return out
-
-
-def apply_prior(kind: str | None, z: torch.Tensor, w: torch.Tensor, radius: float, dim: int) -> torch.Tensor:
-    """Multiply ``z`` by the prior matrix along ``dim``.
-
-    With ``dim=1`` this is ``Cx @ z`` for each problem, with ``dim=2`` it is
-    ``z @ Cy`` (the priors are symmetric). ``z`` must be zero on padding.
-
-    - ``"band"``: ``C[i, k] = 1 / radius`` when ``1 <= |i - k| <= w``, else 0.
-    - ``"complement_band"``: ``C[i, k] = 0`` when ``1 <= |i - k| <= w``, else 1
-      (the diagonal is 1).
-    - ``"off_diagonal"``: ``C = 1 1' - I``.
-    - ``None``: the zero matrix.
-    """
-    if kind is None:
-        return torch.zeros_like(z)
-    if kind == "off_diagonal":
-        return z.sum(dim=dim, keepdim=True) - z
-    neighbours = _window_sum(z, w, dim) - z
-    if kind == "band":
-        return neighbours / radius
-    if kind == "complement_band":
-        return z.sum(dim=dim, keepdim=True) - neighbours
-    raise ValueError(f"unknown prior {kind!r}; expected one of {PRIORS} or None.")
 
 
 def prior_matrix(kind: str | None, n: int, radius: float = 0.02) -> np.ndarray:
