@@ -715,6 +715,18 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         """
         return self.fit(videos, y, **fit_params).transform(videos)
 
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        """Input is a list of videos of different lengths, not one 2-D array
+        (scikit-learn's common checks do not apply; see
+        :mod:`skalign.utils.estimator_checks`); no target is needed."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.allow_nan = False
+        tags.target_tags.required = False
+        tags.requires_fit = True
+        return tags
+
     # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
         """State with every module and tensor on the CPU.

@@ -76,6 +76,13 @@ class SegmentMixin:
     """
 
     # ------------------------------------------------------------- training
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        """A segmenter labels frames with actions without supervision: a
+        clusterer of frames, in scikit-learn's terms."""
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "clusterer"
+        return tags
+
     def _fit_segmenter(self, videos: Any) -> Any:
         """Validate, then train encoder and action embeddings."""
         return self._fit_encoder(videos)
