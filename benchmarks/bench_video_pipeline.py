@@ -38,30 +38,35 @@ its file (``.npy``), for evaluation only. Then, in this order:
      head), ``--epochs`` epochs;
    - ``conv``: ``VideoAligner(method="vaot", encoder="conv",
      features=None)``, a ConvEncoder trained from scratch on the files
-     decoded at 64 x 64.
+     decoded at 64 x 64;
+   - ``diagonal``: frame ``i`` of ``a`` matched to frame ``i (m-1)/(n-1)``
+     of ``b``, the alignment that uses time only (alignment accuracy only).
 
+   The estimators keep the library's defaults but for ``max_epochs`` and
+   ``device`` (so ``n_jobs=None``: one CPU thread, as in ``skalign fit``).
    Figures: Kendall's tau of the held-out videos
    (``skalign.metrics.kendalls_tau``, stride 5); phase classification
    accuracy (``phase_classification_accuracy``, SVM) with the labels of
    10 % of the training videos (at least one), mean over 5 draws of those
    videos; alignment accuracy (``alignment_accuracy``: share of frames of
    ``a`` matched to a frame of ``b`` of the same phase; an unmatched frame
-   counts as wrong, since every phase is in every video) over ordered pairs
-   of held-out videos, with two decoders: the row's own (``raw``: exact DTW
-   on the cosine cost; learned rows: ``VideoAligner.align``, the VAOT plan
-   with its virtual frame) and, for every row, exact DTW on the cosine
-   cost of its embeddings, so the embeddings compare under one decoder.
-   Learned rows: mean +- std over ``--seeds`` training seeds (same data);
-   a last table gives each learned row minus ``raw`` and says plainly
-   where it is worse.
+   counts as wrong, since every phase is in every video) over all ordered
+   pairs of held-out videos, with each decoder: ``DTW`` (exact DTW on the
+   cosine cost of the row's embeddings; the only decoder of ``raw``),
+   ``VAOT`` (the learned rows' own ``align``: the balanced VAOT plan with
+   its virtual frame, run on the embeddings computed once) and ``VAOT-rel``
+   (the same with ``align_lambda=0.1``). Learned rows: mean +- std over
+   ``--seeds`` training seeds (same data); a last table gives each learned
+   row minus ``raw`` and says plainly where it is worse.
 
 Times of one run share the machine state; ratios come from the same run.
 
 Run: ``python benchmarks/bench_video_pipeline.py [--quick] [--device cpu|cuda]
 [--threads 2] [--epochs 10] [--seeds 2] [--json FILE] [--keep]``. The
-default (40 videos of 300 frames) takes about 15 minutes on 2 CPU cores,
-most of it MobileNetV2 inside the two first fits; ``--quick`` (8 videos of
-60 frames) about 2 minutes.
+default (40 videos of 300 frames) takes about 17 minutes on 2 quiet CPU
+cores, two thirds of it MobileNetV2 inside the two first fits (15000 frames
+on the one thread ``skalign fit`` gives it); ``--quick`` (8 videos of 60
+frames, 3 epochs, 1 seed) about 1.5 minutes.
 """
 
 from __future__ import annotations
@@ -365,16 +370,17 @@ def print_report(res: dict, args) -> None:
     print(f"  learned rows: mean+-std over {args.seeds} seed(s); pc@0.1: SVM on the labels of "
           f"{max(1, int(np.floor(LABEL_FRACTION * acc['n_train'] + 1e-9)))} training video(s), "
           f"mean of {PC_DRAWS} draws")
-    print(f"  align: share of frames of a matched to a frame of b of the same phase, mean over the pairs; "
-          f"decoders: DTW = exact DTW on the cosine cost; VAOT = VideoAligner.align (balanced, virtual frame); "
-          f"VAOT-rel = the same with align_lambda={RELAXED_LAMBDA}; diagonal = frame i -> i (m-1)/(n-1)")
+    print("  align: share of frames of a matched to a frame of b of the same phase, mean over the pairs;\n"
+          "  decoders: DTW = exact DTW on the cosine cost of the row's embeddings; VAOT = VideoAligner.align\n"
+          f"  (balanced, virtual frame); VAOT-rel = the same with align_lambda={RELAXED_LAMBDA}; "
+          "diagonal: frame i of a -> frame i (m-1)/(n-1) of b")
     cols = ["tau", "pc", "align_dtw", "align_vaot", "align_vaot_rel", "matched_vaot", "fit_s"]
     heads = ["tau", "pc@0.1", "align DTW", "align VAOT", "align VAOT-rel", "matched VAOT", "fit (s)"]
     rows = [("diagonal", "diagonal (time only, no video)", [acc["diagonal"]]),
             ("raw", "raw MobileNetV2 features", [acc["raw"]]),
             ("temporal", "vaot, temporal head (default)", acc["temporal"]),
             ("conv", f"vaot, conv {CONV_SIZE}x{CONV_SIZE} from scratch", acc["conv"])]
-    width = 15 if args.seeds > 1 else 9
+    width = 15
     print(f"  {'row':32s} " + " ".join(f"{h:>{width}s}" for h in heads))
     for _, label, values in rows:
         cells = [_mean_std([v[c] for v in values]) if c in values[0] else "-" for c in cols]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
@@ -454,6 +454,19 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         written by a different model, or holding more than ``max_epochs``
         epochs, is refused. It belongs to one fit: use a new file for other
         videos or parameters. ``None`` writes no checkpoint.
+    optimizer : {"adam", "adamw"}, default="adam"
+        The optimiser of the encoder (``weight_decay`` is L2 regularisation
+        with Adam, decoupled with AdamW).
+    callbacks : list of skalign.engine.Callback or None, default=None
+        Called by the training engine at the start and end of training,
+        epochs and steps (:class:`skalign.engine.Callback`): log figures,
+        stop early (``trainer.stop_training = True``), save extra state.
+    distributed : {"auto", True, False}, default="auto"
+        Data-parallel training: ``"auto"`` trains on every process when the
+        script runs under ``torchrun`` (one process per GPU, or gloo on
+        CPUs), with no change to the code: each rank samples its own pairs,
+        gradients are averaged, every rank ends with the same model and only
+        rank 0 writes the checkpoint. ``False`` trains in this process only.
 
     Attributes
     ----------
@@ -594,6 +607,9 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         random_state: Any = None,
         verbose: int = 0,
         checkpoint: str | None = None,
+        optimizer: str = "adam",
+        callbacks: Sequence[Any] | None = None,
+        distributed: bool | str = "auto",
     ) -> None:
         self.method = method
         self.encoder = encoder
@@ -639,6 +655,9 @@ class VideoAligner(AlignMixin, BaseVideoEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.checkpoint = checkpoint
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.distributed = distributed
 
     def _make_loss(self) -> Callable[[nn.Module, Any], Any]:
         return ALIGNMENT_METHODS[self.method].make_loss(self)

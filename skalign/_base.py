@@ -456,6 +456,9 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "checkpoint": [str, os.PathLike, None],
+        "optimizer": [StrOptions({"adam", "adamw"})],
+        "callbacks": [list, tuple, None],
+        "distributed": [StrOptions({"auto"}), bool],
     }
     _pairs: bool = True
 
@@ -648,7 +651,9 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
             grad_clip=self.grad_clip,
             device=device,
             precision=self.precision,
-            distributed=False,
+            optimizer=self.optimizer,
+            distributed=self.distributed,
+            callbacks=list(self.callbacks or ()),
             context_offsets=getattr(trainable, "context_offsets", (0,)),
             random_state=derive_seed(seed, _STREAM_TRAIN),
             verbose=int(self.verbose),

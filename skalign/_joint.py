@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any
 
@@ -116,16 +116,10 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         Seeds the encoder, the k-means start and all sampling.
     verbose : int, default=0
         ``1`` prints a line per epoch, ``2`` a progress bar.
-    checkpoint : str, path-like or None, default=None
-        A file that ``fit`` overwrites (atomically) after every epoch with the
-        training state: weights, optimiser, epoch, history and seed. When the
-        file exists, ``fit`` resumes from it: training goes on at the epoch
-        after the saved one and ends with the weights of the uninterrupted
-        fit (bit-exact on the CPU; same device, precision and videos). The
-        file is read weights-only (``torch.load(weights_only=True)``); one
-        written by a different model, or holding more than ``max_epochs``
-        epochs, is refused. It belongs to one fit: use a new file for other
-        videos or parameters. ``None`` writes no checkpoint.
+    checkpoint, optimizer, callbacks, distributed : optional
+        Checkpointing and resuming, the optimiser, engine callbacks and
+        data-parallel training under ``torchrun``, as in
+        :class:`skalign.VideoAligner`.
 
     Attributes
     ----------
@@ -237,6 +231,9 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         random_state: Any = None,
         verbose: int = 0,
         checkpoint: str | None = None,
+        optimizer: str = "adam",
+        callbacks: Sequence[Any] | None = None,
+        distributed: bool | str = "auto",
     ) -> None:
         self.n_actions = n_actions
         self.w_align = w_align
@@ -275,6 +272,9 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.checkpoint = checkpoint
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.distributed = distributed
 
     def _vaot_options(self) -> dict[str, Any]:
         return dict(

@@ -410,6 +410,8 @@ def _fit(args: argparse.Namespace) -> int:
                 logger.warning("the checkpoint %s keeps the epochs done; run the same command "
                                "to resume", checkpoint)
         raise
+    if int(os.environ.get("RANK", "0") or 0) > 0:
+        return 0  # under torchrun every rank holds the same model; rank 0 writes it
     from skalign.persist import save_model
 
     save_model(model, output)

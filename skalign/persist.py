@@ -153,6 +153,7 @@ def save_model(estimator: Any, path: str | os.PathLike) -> Path:
         backbone) cannot be described without code; pickle it instead
         (``joblib.dump``) and load it only from sources you trust. A
         :class:`~skalign.FrameFeatures` stage is stored by its parameters;
+        ``callbacks`` (hooks of a training run) are not stored;
         loading it loads the backbone's ImageNet weights again (which must
         be installed where the file is read).
     path : str or path-like
@@ -201,6 +202,10 @@ def save_model(estimator: Any, path: str | os.PathLike) -> Path:
         )
     params = {}
     for name, value in estimator.get_params(deep=False).items():
+        if name == "callbacks":
+            # hooks of one training run, not part of the model
+            params[name] = None
+            continue
         if isinstance(value, nn.Module):
             raise ValueError(
                 f"parameter {name}={type(value).__name__}(...) is a torch module, which a skalign "
