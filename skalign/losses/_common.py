@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from numbers import Real
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -43,6 +45,34 @@ def _check_embeddings(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
 def _check_mask(mask: Any, shape: tuple[int, int], name: str, device: torch.device) -> torch.Tensor:
     """A padding mask: each row marks a non-empty prefix of real frames."""
     return prefix_mask(mask, shape, name, device)
+
+
+class PairInputs(NamedTuple):
+    """Checked embeddings of a batch of pairs, in full precision, and their masks."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    mask_x: torch.Tensor
+    mask_y: torch.Tensor
+
+
+@contextlib.contextmanager
+def pair_inputs(x: Any, y: Any, mask_x: Any, mask_y: Any) -> Iterator[PairInputs]:
+    """The prologue of every pair loss, as a context.
+
+    Checks the embeddings ``x`` ``(B, N, D)`` and ``y`` ``(B, M, D)`` and
+    their padding masks, turns autocast off inside the block and yields the
+    embeddings in float32 (float64 stays float64) with the masks: the OT and
+    dynamic-programming recursions of the losses lose too much in half
+    precision.
+    """
+    x, y = _check_embeddings(x, y)
+    (B, N, _), M = x.shape, y.shape[1]
+    mx = _check_mask(mask_x, (B, N), "mask_x", x.device)
+    my = _check_mask(mask_y, (B, M), "mask_y", x.device)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        xf = x if x.dtype == torch.float64 else x.float()
+        yield PairInputs(xf, y.to(xf.dtype), mx, my)
 
 
 #: Most elements of the ``(rows, M, D)`` difference tensor held at once by

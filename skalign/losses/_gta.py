@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from ..sequence import contrastive_cost, smooth_dtw
-from ._common import _check_embeddings, _check_mask, _positive
+from ._common import _check_mask, _positive, pair_inputs
 
 __all__ = ["gta_loss", "global_cycle_consistency"]
 
@@ -158,19 +158,12 @@ def gta_loss(
     >>> loss.ndim, bool(torch.isfinite(x.grad).all())
     (0, True)
     """
-    x, y = _check_embeddings(x, y)
     gamma = _positive(gamma, "gamma")
     temperature = _positive(temperature, "temperature")
     alpha = _positive(alpha, "alpha")
     lambda_g = _positive(lambda_g, "lambda_g", strict=False)
     lambda_s = _positive(lambda_s, "lambda_s", strict=False)
-    B, N, _ = x.shape
-    M = y.shape[1]
-    mx = _check_mask(mask_x, (B, N), "mask_x", x.device)
-    my = _check_mask(mask_y, (B, M), "mask_y", x.device)
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        xf = x if x.dtype == torch.float64 else x.float()
-        yf = y.to(xf.dtype)
+    with pair_inputs(x, y, mask_x, mask_y) as (xf, yf, mx, my):
         c_xy = contrastive_cost(xf, yf, temperature, mask_x=mx, mask_y=my)
         c_yx = contrastive_cost(yf, xf, temperature, mask_x=my, mask_y=mx)
         s_xy = smooth_dtw(c_xy, gamma, mask_x=mx, mask_y=my)

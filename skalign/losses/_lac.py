@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from ..sequence import smith_waterman
-from ._common import _check_embeddings, _check_mask, _positive, squared_distances
+from ._common import _positive, pair_inputs, squared_distances
 
 __all__ = ["lac_loss", "inverse_distance_similarity"]
 
@@ -158,18 +158,11 @@ def lac_loss(
     >>> bool(torch.isfinite(x.grad).all()), gap.grad is not None
     (True, True)
     """
-    x, y = _check_embeddings(x, y)
     for value, name in ((gamma, "gamma"), (temperature, "temperature"), (sigma, "sigma")):
         _positive(value, name)
     alpha = _positive(alpha, "alpha", strict=False)
     beta = _positive(beta, "beta", strict=False)
-    B, N, _ = x.shape
-    M = y.shape[1]
-    mx = _check_mask(mask_x, (B, N), "mask_x", x.device)
-    my = _check_mask(mask_y, (B, M), "mask_y", x.device)
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        xf = x if x.dtype == torch.float64 else x.float()
-        yf = y.to(xf.dtype)
+    with pair_inputs(x, y, mask_x, mask_y) as (xf, yf, mx, my):
         px = _positions(positions_x, mx, "positions_x").to(xf)
         py = _positions(positions_y, my, "positions_y").to(xf)
         labels = _gaussian_labels(px, py, my, float(sigma))

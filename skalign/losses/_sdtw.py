@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from ..sequence import soft_dtw
-from ._common import _check_embeddings, _check_mask, _positive, squared_distances
+from ._common import _check_mask, _positive, pair_inputs, squared_distances
 
 __all__ = ["sdtw_loss", "idm_regularizer"]
 
@@ -155,16 +155,9 @@ def sdtw_loss(
     >>> loss.ndim, bool(torch.isfinite(x.grad).all())
     (0, True)
     """
-    x, y = _check_embeddings(x, y)
     gamma = _positive(gamma, "gamma")
     idm_weight = _positive(idm_weight, "idm_weight", strict=False)
-    B, N, _ = x.shape
-    M = y.shape[1]
-    mx = _check_mask(mask_x, (B, N), "mask_x", x.device)
-    my = _check_mask(mask_y, (B, M), "mask_y", x.device)
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        xf = x if x.dtype == torch.float64 else x.float()
-        yf = y.to(xf.dtype)
+    with pair_inputs(x, y, mask_x, mask_y) as (xf, yf, mx, my):
         cost = squared_distances(xf, yf)
         cost = torch.where(mx[:, :, None] & my[:, None, :], cost, 0.0)
         value = soft_dtw(cost, gamma, mask_x=mx, mask_y=my).value

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..ot import VIRTUAL_RULES, decode_matches, vaot
-from ._common import _check_embeddings, _check_mask
+from ._common import pair_inputs
 
 __all__ = ["vaot_loss", "VAOT_TARGETS"]
 
@@ -77,21 +77,14 @@ def _vaot_loss(
     targets: str = "paper",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss and the share of real frames of ``x`` not matched to the virtual frame."""
-    x, y = _check_embeddings(x, y)
     if isinstance(temperature, bool) or not (isinstance(temperature, Real) and temperature > 0):
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}.")
     if virtual is not None and virtual not in VIRTUAL_RULES:
         raise ValueError(f"virtual must be one of {VIRTUAL_RULES} or None, got {virtual!r}.")
     if targets not in VAOT_TARGETS:
         raise ValueError(f"targets must be one of {VAOT_TARGETS}, got {targets!r}.")
-    B, N, _ = x.shape
-    M = y.shape[1]
-    mx = _check_mask(mask_x, (B, N), "mask_x", x.device)
-    my = _check_mask(mask_y, (B, M), "mask_y", x.device)
     solver = dict(alpha=alpha, radius=radius, epsilon=epsilon, rho=rho, zeta=zeta, max_iter=max_iter)
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        xf = x if x.dtype == torch.float64 else x.float()
-        yf = y.to(xf.dtype)
+    with pair_inputs(x, y, mask_x, mask_y) as (xf, yf, mx, my):
         with torch.no_grad():
             Q, keep, matched = _pseudo_labels(xf, yf, mx, my, solver, virtual, targets)
         logits = (xf @ yf.transpose(1, 2)) / float(temperature)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ._common import _check_embeddings, _check_mask, _positive, squared_distances
+from ._common import _positive, pair_inputs, squared_distances
 
 __all__ = ["vava_loss", "vava_plan", "vava_psi"]
 
@@ -350,18 +350,12 @@ def vava_loss(
     >>> loss.ndim, bool(torch.isfinite(x.grad).all())
     (0, True)
     """
-    x, y = _check_embeddings(x, y)
     _check_vava(psi, sigma, lambda1, lambda2, max_iter)
     gamma = _positive(contrastive_weight, "contrastive_weight", strict=False)
     delta = _positive(delta, "delta", strict=False)
     margin = _positive(margin, "margin", strict=False)
-    B, N, _ = x.shape
-    M = y.shape[1]
-    mx = _check_mask(mask_x, (B, N), "mask_x", x.device)
-    my = _check_mask(mask_y, (B, M), "mask_y", x.device)
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        xf = x if x.dtype == torch.float64 else x.float()
-        yf = y.to(xf.dtype)
+    with pair_inputs(x, y, mask_x, mask_y) as (xf, yf, mx, my):
+        B = xf.shape[0]
         total = xf.new_zeros(())
         for b in range(B):
             xb, yb = xf[b, : int(mx[b].sum())], yf[b, : int(my[b].sum())]
