@@ -193,25 +193,31 @@ def _vava_options(est: Any) -> dict[str, Any]:
                 max_iter=int(est.max_iter))
 
 
-def _vava_make_loss(est: Any) -> Callable[[nn.Module, Any], Any]:
-    options = dict(_vava_options(est), contrastive_weight=float(est.contrastive_weight),
-                   delta=float(_param(est, "idm_window")), margin=float(est.idm_margin))
-    decay = float(est.psi_decay)
-    step = [0]
+class _VavaLoss:
+    """VAVA's objective with the prior weight ``psi`` decaying over the
+    training steps (Liu et al., CVPR 2022, Eq. 8); evaluation passes
+    (``torch.no_grad``) do not advance it."""
 
-    def loss_fn(model: nn.Module, batch: Any) -> torch.Tensor:
+    def __init__(self, est: Any) -> None:
+        self.options = dict(_vava_options(est), contrastive_weight=float(est.contrastive_weight),
+                            delta=float(_param(est, "idm_window")), margin=float(est.idm_margin))
+        self.decay = float(est.psi_decay)
+        self.step = 0
+
+    def __call__(self, model: nn.Module, batch: Any) -> torch.Tensor:
         zx, zy = _pair_embeddings(model, batch)
-        psi = vava_psi(step[0], decay)
+        psi = vava_psi(self.step, self.decay)
         if torch.is_grad_enabled():
-            step[0] += 1
-        return vava_loss(zx, zy, mask_x=batch.x.mask, mask_y=batch.y.mask, psi=psi, **options)
+            self.step += 1
+        return vava_loss(zx, zy, mask_x=batch.x.mask, mask_y=batch.y.mask, psi=psi, **self.options)
 
-    def resume_at(done: int) -> None:
+    def resume_at(self, done: int) -> None:
         """Continue the prior's decay after ``done`` steps (a resumed fit)."""
-        step[0] = int(done)
+        self.step = int(done)
 
-    loss_fn.resume_at = resume_at  # type: ignore[attr-defined]
-    return loss_fn
+
+def _vava_make_loss(est: Any) -> Callable[[nn.Module, Any], Any]:
+    return _VavaLoss(est)
 
 
 def _vava_align(est: Any, emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
