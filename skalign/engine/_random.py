@@ -2,8 +2,9 @@
 
 The engine never touches the global torch seed. A training run owns one
 integer seed; each epoch, rank and purpose gets its own ``torch.Generator``
-derived from it by hashing, so an interrupted run resumed from a checkpoint
-at epoch ``e`` draws exactly what the uninterrupted run drew.
+derived from it by :class:`numpy.random.SeedSequence`, so an interrupted run
+resumed from a checkpoint at epoch ``e`` draws exactly what the
+uninterrupted run drew.
 """
 
 from __future__ import annotations
@@ -14,17 +15,6 @@ import numpy as np
 import torch
 
 __all__ = ["make_seed", "derive_generator", "derive_seed"]
-
-_MASK64 = (1 << 64) - 1
-
-
-def _splitmix64(x: int) -> int:
-    """One step of the SplitMix64 mixer (Steele, Lea, Flood, 2014)."""
-    x = (x + 0x9E3779B97F4A7C15) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
-
 
 def make_seed(random_state: None | int | np.random.Generator | torch.Generator = None) -> int:
     """Turn ``random_state`` into one integer seed in ``[0, 2**63)``.
@@ -88,10 +78,12 @@ def derive_seed(seed: int, *keys: int) -> int:
     >>> derive_seed(0, 1, 2) == derive_seed(0, 1, 2), derive_seed(0, 1, 2) == derive_seed(0, 2, 1)
     (True, False)
     """
-    h = _splitmix64(int(seed) & _MASK64)
-    for k in keys:
-        h = _splitmix64(h ^ (int(k) & _MASK64))
-    return h >> 1
+    if int(seed) < 0 or any(int(k) < 0 for k in keys):
+        raise ValueError(f"seed and keys must be non-negative integers, got {seed} and {keys}.")
+    # numpy's SeedSequence hashes the run's seed with the stream's keys
+    # (its spawn key), the construction numpy uses for independent streams.
+    state = np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in keys))
+    return int(state.generate_state(1, np.uint64)[0]) >> 1
 
 
 def derive_generator(seed: int, *keys: int, device: str | torch.device = "cpu") -> torch.Generator:
