@@ -18,6 +18,8 @@ import numpy as np
 from scipy.signal import lfilter
 from sklearn.utils import check_random_state
 
+from .._validation import check_number
+
 __all__ = ["make_process_videos", "ProcessSegment"]
 
 # Latent code sizes of the feature map: phase identity, progress, nuisance.
@@ -51,26 +53,12 @@ class ProcessSegment(NamedTuple):
     stop: int
 
 
+def _nonneg(value: Any, name: str) -> float:
+    return check_number(value, name, low=0)
+
+
 def _check_share(value: Any, name: str, upper_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}.")
-    v = float(value)
-    if not (0.0 <= v < 1.0 if upper_open else 0.0 <= v <= 1.0):
-        bound = "[0, 1)" if upper_open else "[0, 1]"
-        raise ValueError(f"{name} must be in {bound}, got {value!r}.")
-    return v
-
-
-def _check_nonneg(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-    return float(value)
-
-
-def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
-    return int(value)
+    return check_number(value, name, low=0, high=1, high_open=upper_open)
 
 
 def _check_n_frames(n_frames: Any) -> tuple[int, int]:
@@ -482,21 +470,21 @@ def make_process_videos(
     >>> videos[0].shape, videos[0].dtype, int((labels[0] == -1).sum())
     ((20, 32, 32, 3), dtype('uint8'), 4)
     """
-    n_videos = _check_int(n_videos, "n_videos", 1)
-    n_phases = _check_int(n_phases, "n_phases", 1)
+    n_videos = check_number(n_videos, "n_videos", low=1, integer=True)
+    n_phases = check_number(n_phases, "n_phases", low=1, integer=True)
     if kind not in ("features", "frames"):
         raise ValueError(f"kind must be 'features' or 'frames', got {kind!r}.")
     lo, hi = _check_n_frames(n_frames)
-    n_features = _check_int(n_features, "n_features", 1)
-    size = _check_int(size, "size", 8)
+    n_features = check_number(n_features, "n_features", low=1, integer=True)
+    size = check_number(size, "size", low=8, integer=True)
     background = _check_share(background, "background", upper_open=True)
     redundant = _check_share(redundant, "redundant")
     swap = _check_share(swap, "swap")
     repeat = _check_share(repeat, "repeat")
-    speed = _check_nonneg(speed, "speed")
-    noise = _check_nonneg(noise, "noise")
-    nuisance = _check_nonneg(nuisance, "nuisance")
-    process_id = _check_int(process, "process", 0)
+    speed = _nonneg(speed, "speed")
+    noise = _nonneg(noise, "noise")
+    nuisance = _nonneg(nuisance, "nuisance")
+    process_id = check_number(process, "process", low=0, integer=True)
     if swap > 0 and n_phases < 2:
         raise ValueError("swap needs n_phases >= 2 (two phases to exchange).")
 

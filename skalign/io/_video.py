@@ -9,7 +9,6 @@ container advertises, which some containers leave at 0.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._validation import check_number
 
 __all__ = ["iter_frames", "read_video", "write_video", "video_info", "VideoInfo"]
 
@@ -129,15 +130,7 @@ def _check_size(size: Any) -> tuple[int, int] | None:
 
 
 def _check_fps(fps: Any, name: str = "fps") -> float | None:
-    if fps is None:
-        return None
-    try:
-        value = float(fps)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {fps!r}.") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {fps!r}.")
-    return value
+    return None if fps is None else check_number(fps, name, low=0, low_open=True)
 
 
 def _timed_frames(path: Path, container: Any, stream: Any) -> Iterator[tuple[float, Any]]:
@@ -375,11 +368,7 @@ def read_video(
 
 
 def _check_max_frames(max_frames: Any) -> int | None:
-    if max_frames is None:
-        return None
-    if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
-        raise ValueError(f"max_frames must be a positive int, got {max_frames!r}.")
-    return int(max_frames)
+    return None if max_frames is None else check_number(max_frames, "max_frames", low=1, integer=True)
 
 
 def iter_frames(
@@ -430,8 +419,7 @@ def iter_frames(
     fps_value = _check_fps(fps)
     hw = _check_size(size)
     limit = _check_max_frames(max_frames)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    batch_size = check_number(batch_size, "batch_size", low=1, integer=True)
     container, stream = _open_video(path)
     try:
         convert = _Converter(hw)

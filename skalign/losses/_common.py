@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from numbers import Real
 from typing import Any, NamedTuple
 
 import torch
 
 from .._array import prefix_mask
+from .._validation import check_number
 
 
 def _positive(value: Any, name: str, *, strict: bool = True) -> float:
-    ok = isinstance(value, Real) and not isinstance(value, bool)
-    if not ok or not (value > 0 if strict else value >= 0):
-        bound = "> 0" if strict else ">= 0"
-        raise ValueError(f"{name} must be a number {bound}, got {value!r}.")
-    return float(value)
+    return check_number(value, name, low=0, low_open=strict)
 
 
 def _check_embeddings(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, Sequence
 
 import numpy as np
+
+from .._validation import check_int  # noqa: F401  (re-exported for the metrics)
 
 
 def check_video_list(
@@ -160,15 +162,6 @@ def check_labels(
             raise ValueError(f"{name}[{i}] has {arr.shape[0]} labels for {n} frames.")
         out.append(arr)
     return out
-
-
-def check_int(value: Any, name: str, *, low: int) -> int:
-    """Return ``value`` as an int ``>= low`` or raise a ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value}.")
-    return int(value)
 
 
 def check_fraction_list(values: Any, name: str, *, low_open: bool = True) -> tuple:
