@@ -606,41 +606,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         else:
             train_videos, trainable = data, encoder
         model = self._make_model(trainable, train_videos, seed)
-        # ``checkpoint``: written after every epoch; an existing file written
-        # by the same model resumes the fit (read weights-only).
-        checkpoint = getattr(self, "checkpoint", None)
-        resume = None
-        resumed_steps = 0
-        if checkpoint is not None:
-            checkpoint = os.fspath(checkpoint)
-            parent = os.path.dirname(os.path.abspath(checkpoint))
-            if os.path.isdir(checkpoint):
-                raise ValueError(f"checkpoint {checkpoint!r} is a directory; give a file name.")
-            if not os.path.isdir(parent):
-                raise FileNotFoundError(
-                    f"checkpoint {checkpoint!r}: its folder {parent!r} does not exist; create it first."
-                )
-            if os.path.exists(checkpoint):
-                from .engine import load_checkpoint
-
-                state = load_checkpoint(checkpoint)
-                saved = state["model"] if isinstance(state["model"], dict) else {}
-                if {k: tuple(v.shape) for k, v in saved.items()} != {
-                    k: tuple(v.shape) for k, v in model.state_dict().items()
-                }:
-                    raise ValueError(
-                        f"checkpoint {checkpoint!r} was written by a different model (other "
-                        "method, encoder, embedding size or input size); delete it or choose "
-                        "another checkpoint file."
-                    )
-                if int(state["epoch"]) > int(self.max_epochs):
-                    raise ValueError(
-                        f"checkpoint {checkpoint!r} holds {int(state['epoch'])} epochs, more than "
-                        f"max_epochs={int(self.max_epochs)}; raise max_epochs or choose another "
-                        "checkpoint file."
-                    )
-                resume = checkpoint
-                resumed_steps = sum(int(r.get("n_steps", 0)) for r in state["history"])
+        checkpoint, resume, resumed_steps = self._checkpoint_to_resume(model)
         trainer = Trainer(
             max_epochs=int(self.max_epochs),
             batch_size=int(self.batch_size),
@@ -675,6 +641,44 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         self.embedding_dim_ = int(getattr(encoder, "embedding_dim", self.embedding_dim))
         self._finish_fit(model, train_videos)
         return self
+
+    def _checkpoint_to_resume(self, model: nn.Module) -> tuple[str | None, str | None, int]:
+        """``(checkpoint, resume, steps done)``: the checkpoint file to write
+        after every epoch, the same file when it exists and was written by
+        this model (the fit resumes from it, read weights-only), and the
+        training steps it holds."""
+        checkpoint = getattr(self, "checkpoint", None)
+        if checkpoint is None:
+            return None, None, 0
+        checkpoint = os.fspath(checkpoint)
+        parent = os.path.dirname(os.path.abspath(checkpoint))
+        if os.path.isdir(checkpoint):
+            raise ValueError(f"checkpoint {checkpoint!r} is a directory; give a file name.")
+        if not os.path.isdir(parent):
+            raise FileNotFoundError(
+                f"checkpoint {checkpoint!r}: its folder {parent!r} does not exist; create it first."
+            )
+        if not os.path.exists(checkpoint):
+            return checkpoint, None, 0
+        from .engine import load_checkpoint
+
+        state = load_checkpoint(checkpoint)
+        saved = state["model"] if isinstance(state["model"], dict) else {}
+        if {k: tuple(v.shape) for k, v in saved.items()} != {
+            k: tuple(v.shape) for k, v in model.state_dict().items()
+        }:
+            raise ValueError(
+                f"checkpoint {checkpoint!r} was written by a different model (other "
+                "method, encoder, embedding size or input size); delete it or choose "
+                "another checkpoint file."
+            )
+        if int(state["epoch"]) > int(self.max_epochs):
+            raise ValueError(
+                f"checkpoint {checkpoint!r} holds {int(state['epoch'])} epochs, more than "
+                f"max_epochs={int(self.max_epochs)}; raise max_epochs or choose another "
+                "checkpoint file."
+            )
+        return checkpoint, checkpoint, sum(int(r.get("n_steps", 0)) for r in state["history"])
 
     # ------------------------------------------------------------- transform
     def _embed(self, videos: list[np.ndarray]) -> list[np.ndarray]:
