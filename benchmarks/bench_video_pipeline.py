@@ -63,10 +63,12 @@ Times of one run share the machine state; ratios come from the same run.
 
 Run: ``python benchmarks/bench_video_pipeline.py [--quick] [--device cpu|cuda]
 [--threads 2] [--epochs 10] [--seeds 2] [--json FILE] [--keep]``. The
-default (40 videos of 300 frames) takes about 17 minutes on 2 quiet CPU
-cores, two thirds of it MobileNetV2 inside the two first fits (15000 frames
+default (40 videos of 300 frames, 10 epochs, 2 seeds) took 19 minutes on 2
+CPU cores (1161 s, beside other work), two thirds of it the three
+``skalign fit`` runs, chiefly MobileNetV2 inside the first two (15000 frames
 on the one thread ``skalign fit`` gives it); ``--quick`` (8 videos of 60
-frames, 3 epochs, 1 seed) about 1.5 minutes.
+frames, 3 epochs, 1 seed) about 1.5 minutes. On CUDA the one-thread
+backbone figure is left out.
 """
 
 from __future__ import annotations
@@ -407,7 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-videos", type=int, default=None, help="videos rendered (default 40; --quick 8)")
     parser.add_argument("--n-frames", type=int, default=None, help="frames per video (default 300; --quick 60)")
-    parser.add_argument("--workdir", default=None, help="folder for videos, caches, models (default: a temp dir)")
+    parser.add_argument("--workdir", default=None,
+                        help="folder whose bench_video_pipeline/ subfolder (replaced) holds the videos, caches "
+                             "and models, removed at the end unless --keep (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the files written under --workdir")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads here, OMP_NUM_THREADS of the fits")
