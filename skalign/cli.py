@@ -320,7 +320,8 @@ def _frame_features(args: argparse.Namespace, *, cache: bool):
             raise CommandError(f"--cache-dir {cache_dir} cannot be created: {exc}") from exc
     if args.weights is not None and not Path(args.weights).is_file():
         raise CommandError(f"--weights {args.weights}: file not found")
-    return FrameFeatures(backbone=args.backbone, weights=args.weights, size=args.size, fps=args.fps,
+    return FrameFeatures(backbone=args.backbone, weights=args.weights, n_jobs=args.jobs,
+                         size=args.size, fps=args.fps,
                          max_frames=args.max_frames, device=args.device,
                          cache_dir=None if cache_dir is None else str(cache_dir),
                          verbose=1 if _verbosity(args) > 0 else 0)
@@ -533,6 +534,10 @@ def _add_decode_options(parser: argparse.ArgumentParser, *, cache: bool) -> None
     group.add_argument("--weights", metavar="FILE", default=None,
                        help="the backbone's weights (a torchvision state dict; default: the "
                             "installed ImageNet weights)")
+    group.add_argument("-j", "--jobs", type=int, default=None,
+                       help="CPU threads of the backbone: -1 every core (fastest on a machine of "
+                            "your own; on cores other work shares, one thread is faster) "
+                            "(default: 1)")
     group.add_argument("--size", type=int, default=224,
                        help="decode frames at SIZE x SIZE pixels (default: 224)")
     group.add_argument("--fps", type=float, default=None,

@@ -276,3 +276,16 @@ def test_pipeline_with_grid_search(weights, clips, tmp_path):
     emb = search.best_estimator_.transform(paths[:1])
     assert emb[0].shape == (len(read_video(paths[0])), 8)
     assert len(list((tmp_path / "cache").glob("*.npy"))) == len(paths)  # extracted once each
+
+
+def test_n_jobs_sets_the_backbones_threads_inside_an_estimators_limit(weights):
+    from skalign.utils import thread_limit
+
+    frames = np.zeros((3, 40, 40, 3), dtype=np.uint8)
+    for n_jobs, want in ((None, 1), (2, 2)):
+        ff = stage(weights, n_jobs=n_jobs).fit()
+        seen = []
+        ff.backbone_.register_forward_hook(lambda *a: seen.append(torch.get_num_threads()))
+        with thread_limit(1):
+            ff.transform(frames)
+        assert seen == [want]
