@@ -9,22 +9,12 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from skalign import FrameFeatures
 from skalign.cli import main
 from skalign.datasets import make_process_videos
-from skalign.encoders import MobileNetV2Backbone
 from skalign.io import write_video
 from skalign.persist import load_model
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "mobilenet.pth"
-    torch.save(MobileNetV2Backbone().state_dict(), path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

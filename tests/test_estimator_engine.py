@@ -1,9 +1,5 @@
 """The training engine reached from the estimators: callbacks, optimiser, torchrun."""
 
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -70,25 +66,10 @@ WORKER = textwrap.dedent(
 )
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_an_estimator_under_torchrun_trains_data_parallel(tmp_path):
+def test_an_estimator_under_torchrun_trains_data_parallel(tmp_path, launch_ranks):
     (tmp_path / "worker.py").write_text(WORKER)
-    port = str(_free_port())
-    procs = []
-    for rank in range(2):
-        env = dict(os.environ, WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port, OMP_NUM_THREADS="1")
-        procs.append(subprocess.Popen([sys.executable, str(tmp_path / "worker.py"), str(tmp_path)],
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-    for p in procs:
-        out, _ = p.communicate(timeout=300)
-        assert p.returncode == 0, out.decode()[-3000:]
+    launch_ranks(tmp_path / "worker.py", tmp_path)
     assert np.load(tmp_path / "world0.npy").tolist() == [0, 2]
     assert np.load(tmp_path / "world1.npy").tolist() == [1, 2]
     # the ranks end with the same model

@@ -26,14 +26,6 @@ FAST = dict(max_epochs=1, batch_size=2, n_frames=8, embedding_dim=8, device="cpu
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "mobilenet.pth"
-    torch.save(MobileNetV2Backbone().state_dict(), path)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clips")
     frames, labels = make_process_videos(4, 3, kind="frames", n_frames=(18, 24), size=48,

@@ -1,9 +1,5 @@
 """Data-parallel training: two CPU processes with gloo, launched as torchrun does."""
 
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -46,12 +42,6 @@ WORKER = LOSS_SRC + textwrap.dedent(
 )
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_detect_distributed_reads_launcher_variables():
     env = detect_distributed({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"})
     assert env == DistributedEnv(rank=3, world_size=4, local_rank=1) and env.is_distributed
@@ -63,22 +53,13 @@ def test_detect_distributed_reads_launcher_variables():
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_hold_identical_weights_equal_to_one_process(tmp_path):
+def test_two_gloo_processes_hold_identical_weights_equal_to_one_process(tmp_path, launch_ranks):
     g = torch.Generator().manual_seed(0)
     videos = [torch.randn(n, 4, generator=g) for n in (12, 14, 16, 18)]
     init = MLPEncoder(4, 3, hidden_sizes=(8,), normalize=False)
     torch.save({"model": init.state_dict(), "videos": videos}, tmp_path / "setup.pt")
     (tmp_path / "worker.py").write_text(WORKER)
-    port = str(_free_port())
-    procs = []
-    for rank in range(2):
-        env = dict(os.environ, WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port, OMP_NUM_THREADS="1")
-        procs.append(subprocess.Popen([sys.executable, str(tmp_path / "worker.py"), str(tmp_path)],
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-    for p in procs:
-        out, _ = p.communicate(timeout=180)
-        assert p.returncode == 0, out.decode()[-3000:]
+    launch_ranks(tmp_path / "worker.py", tmp_path, timeout=180)
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert (r0["rank"], r0["world_size"], r1["rank"], r1["world_size"]) == (0, 2, 1, 2)
