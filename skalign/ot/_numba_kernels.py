@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from .._numerics import kernel_cutoff
+
 _OPTS = dict(parallel=True, cache=True, nogil=True, fastmath=False)
 # Reductions may be reordered (vectorised); no other fast-math flag, so
 # infinities keep their meaning.
@@ -804,8 +806,6 @@ def fused_iterations(Z: torch.Tensor, C_scaled: torch.Tensor, G: torch.Tensor, c
     Pv = torch.empty_like(u)
     Ptu = torch.empty((B, M), dtype=torch.float64)
     stats = torch.empty((B, 2), dtype=torch.float64)
-    from ._sinkhorn import kernel_cutoff
-
     out = _fused_iterations(
         _np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]), _np(beta_warm), _np(a.contiguous()),
         _np(b.contiguous()), _np(P), _np(m), _np(u), _np(Ptu), _np(v), _np(u_prev), _np(Pv), _np(stats),

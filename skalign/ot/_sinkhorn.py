@@ -9,27 +9,17 @@ batch gets the result it gets alone.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
+from .._numerics import NEG_INF as _NEG_INF
+from .._numerics import kernel_cutoff
 from ..utils import small_work_on_one_thread
 from ._fast import numba_backend
 from ._validation import check_int, check_positive, cost_range, finish, flags, marginal, prepare
 
 __all__ = ["sinkhorn"]
-
-_NEG_INF = float("-inf")
-
-
-
-
-def kernel_cutoff(dtype: torch.dtype) -> float:
-    """Log of the smallest kernel entry kept, relative to its row's largest:
-    ``log(tiny) / 2``. Smaller entries become exact zeros, so that no
-    subnormal numbers (slow on CPUs) enter the products."""
-    return 0.5 * math.log(torch.finfo(dtype).tiny)
 
 
 def log_sinkhorn(
