@@ -16,7 +16,7 @@ from ..utils import small_work_on_one_thread
 from ._fast import apply_prior_into, numba_backend
 from ._priors import PRIORS, band_width
 from ._result import OTResult
-from ._sinkhorn import kernel_cutoff, log_sinkhorn, scaling_sinkhorn
+from ._sinkhorn import kernel_cutoff, log_sinkhorn, scaling_sinkhorn, scaling_sinkhorn_factors
 from ._validation import (
     Problem,
     check_alpha,
@@ -308,9 +308,9 @@ def fgw_solve(
             beta0 = torch.where(wb > 0, beta_warm, zero)
             prepared = nb.band_kernel(Z, C_scaled, c1, structure.wx[0], G, beta0, P_buf, wa,
                                       kernel_cutoff(dtype), torch.finfo(dtype).tiny, write_g=False)
-            _, beta_new, fac, _, _ = scaling_sinkhorn(
+            _, beta_new, fac, _, _ = scaling_sinkhorn_factors(
                 G, wa, wb, beta0, max_iter=inner_max_iter, tol=inner_tol,
-                active=active, work=P_buf, backend=nb, lazy=True, prepared=prepared,
+                active=active, work=P_buf, backend=nb, prepared=prepared,
                 fill_logk=lambda: nb.band_logk(Z, C_scaled, c1, structure.wx[0], G),
             )
             beta_warm = torch.where(active[:, None] & (wb > 0), beta_new, beta_warm)
