@@ -368,8 +368,8 @@ def fgw_solve(
                 if step_size == "auto":
                     # As in the ASOT code, whose KL gradient log(m/p) + 1
                     # carries a constant +1 per unbalanced side.
-                    shift = (lambda_x or 0.0) + (lambda_y or 0.0)
-                    probe = torch.where(valid, full + epsilon * logT + shift, neg_inf)
+                    kl_shift = (lambda_x or 0.0) + (lambda_y or 0.0)
+                    probe = torch.where(valid, full + epsilon * logT + kl_shift, neg_inf)
                     step = 4.0 / probe.amax((1, 2)).abs().clamp_min(torch.finfo(dtype).tiny)
                     # A step above 1/epsilon would raise T to a negative power
                     # (T^(1 - s epsilon)); 1/epsilon is the projected-gradient step.
