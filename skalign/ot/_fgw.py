@@ -353,21 +353,21 @@ def _setup(problem: Problem, opts: _Options, owned: bool, a: Any, b: Any) -> _Se
                   kappa_x, kappa_y, structure, valid, ~valid if masked else None, grad_buf, scaled_cost, gw_coef)
 
 
-def _numba_kernels(s: _Setup, T: torch.Tensor) -> tuple[Any, Any]:
+def _numba_kernels(setup: _Setup, T: torch.Tensor) -> tuple[Any, Any]:
     """One numba decision for the whole solve: ``(logk_kernels,
     fused_kernels)``. The first serve the VAOT priors' linearised cost on
     unpadded problems (projected gradient); the second, the fused loop of
     balanced problems (:func:`_fused_loop`). Either is None on torch."""
-    o, st = s.opts, s.structure
-    vaot_priors = (not s.problem.masked and st.active and st.uniform
+    o, st = setup.opts, setup.structure
+    vaot_priors = (not setup.problem.masked and st.active and st.uniform
                    and o.prior_x == "band" and o.prior_y == "complement_band")
     if o.step_size is not None or not vaot_priors:
         return None, None
-    logk = numba_backend(T, s.scaled_cost, s.grad_buf, iterations=o.max_iter)
+    logk = numba_backend(T, setup.scaled_cost, setup.grad_buf, iterations=o.max_iter)
     return logk, (logk if o.balanced and o.alpha > 0 else None)
 
 
-def _fused_loop(s: _Setup, nb: Any, progress: _Progress) -> torch.Tensor:
+def _fused_loop(setup: _Setup, kernels: Any, progress: _Progress) -> torch.Tensor:
     """Projected gradient for balanced problems on the numba kernels.
 
     The plan stays factored as ``(P, u, v)`` between outer iterations: one
@@ -379,9 +379,9 @@ def _fused_loop(s: _Setup, nb: Any, progress: _Progress) -> torch.Tensor:
     block needs the general loop (``blocked``), done here one at a time
     (:func:`_fused_step`). Returns the warm column potentials.
     """
-    o, st = s.opts, s.structure
-    Z = nb.complement(progress.T, st.z1, st.wy[0])
-    beta_warm = torch.zeros_like(s.wb)
+    o, st = setup.opts, setup.structure
+    Z = kernels.complement(progress.T, st.z1, st.wy[0])
+    beta_warm = torch.zeros_like(setup.wb)
     change = torch.zeros(progress.T.shape[0], dtype=torch.float64)
     resume, blocked = 0, -1
     for it in range(o.max_iter):
@@ -391,8 +391,8 @@ def _fused_loop(s: _Setup, nb: Any, progress: _Progress) -> torch.Tensor:
         if not any_active:
             break
         if it != blocked and o.inner_max_iter <= _LEAN_SINKHORN and all_active:
-            resume, status = nb.fused_iterations(
-                Z, s.scaled_cost, s.grad_buf, s.gw_coef, st.wx[0], st.wy[0], beta_warm, s.wa, s.wb,
+            resume, status = kernels.fused_iterations(
+                Z, setup.scaled_cost, setup.grad_buf, setup.gw_coef, st.wx[0], st.wy[0], beta_warm, setup.wa, setup.wb,
                 progress.work, progress.T, progress.active, progress.n_iter, change, it=it,
                 max_iter=o.max_iter, steps=o.inner_max_iter, check_every=_CHECK_EVERY, tol=o.tol)
             if status == 2:
@@ -401,30 +401,30 @@ def _fused_loop(s: _Setup, nb: Any, progress: _Progress) -> torch.Tensor:
                 blocked = resume
             if resume > it:
                 continue
-        beta_warm, change = _fused_step(s, nb, progress, Z, beta_warm, it)
+        beta_warm, change = _fused_step(setup, kernels, progress, Z, beta_warm, it)
     return beta_warm
 
 
-def _fused_step(s: _Setup, nb: Any, progress: _Progress, Z: torch.Tensor, beta_warm: torch.Tensor,
+def _fused_step(setup: _Setup, kernels: Any, progress: _Progress, Z: torch.Tensor, beta_warm: torch.Tensor,
                 it: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One iteration of :func:`_fused_loop` from Python: the Sinkhorn kernel
     and its first scaling in one pass (``logK`` itself is written only if
     the Sinkhorn solve needs it), the solve, then the plan (before and at a
     check: the check measures the change of one iteration) and ``Z``.
     Returns the warm potentials and the plan change."""
-    o, st, active, P_buf = s.opts, s.structure, progress.active, progress.work
-    dtype = s.cost.dtype
-    beta0 = s.warm_start(beta_warm)
-    prepared = nb.band_kernel(Z, s.scaled_cost, s.gw_coef, st.wx[0], s.grad_buf, beta0, P_buf, s.wa,
-                              kernel_cutoff(dtype), torch.finfo(dtype).tiny, write_g=False)
+    o, st, active, P_buf = setup.opts, setup.structure, progress.active, progress.work
+    dtype = setup.cost.dtype
+    beta0 = setup.warm_start(beta_warm)
+    prepared = kernels.band_kernel(Z, setup.scaled_cost, setup.gw_coef, st.wx[0], setup.grad_buf, beta0, P_buf,
+                                   setup.wa, kernel_cutoff(dtype), torch.finfo(dtype).tiny, write_g=False)
     _, beta_new, (P, u, v), _, _ = scaling_sinkhorn_factors(
-        s.grad_buf, s.wa, s.wb, beta0, max_iter=o.inner_max_iter, tol=o.inner_tol,
-        active=active, work=P_buf, backend=nb, prepared=prepared,
-        fill_logk=lambda: nb.band_logk(Z, s.scaled_cost, s.gw_coef, st.wx[0], s.grad_buf),
+        setup.grad_buf, setup.wa, setup.wb, beta0, max_iter=o.inner_max_iter, tol=o.inner_tol,
+        active=active, work=P_buf, backend=kernels, prepared=prepared,
+        fill_logk=lambda: kernels.band_logk(Z, setup.scaled_cost, setup.gw_coef, st.wx[0], setup.grad_buf),
     )
-    beta_warm = torch.where(active[:, None] & (s.wb > 0), beta_new, beta_warm)
+    beta_warm = torch.where(active[:, None] & (setup.wb > 0), beta_new, beta_warm)
     check = _is_check(it, o.max_iter)
-    change = nb.materialize(P, u, v, progress.T, Z, st.wy[0], active,
+    change = kernels.materialize(P, u, v, progress.T, Z, st.wy[0], active,
                             with_t=check or _precedes_check(it, o.max_iter), with_z=True)
     progress.n_iter += active.long()
     if check:
@@ -432,57 +432,58 @@ def _fused_step(s: _Setup, nb: Any, progress: _Progress, Z: torch.Tensor, beta_w
     return beta_warm, change
 
 
-def _projected_gradient_loop(s: _Setup, logk_kernels: Any, progress: _Progress) -> torch.Tensor:
+def _projected_gradient_loop(setup: _Setup, logk_kernels: Any, progress: _Progress) -> torch.Tensor:
     """Projected gradient with step ``1/epsilon`` (Peyre et al., 2016): each
     outer iteration is an entropic OT problem with the linearised cost
     (:func:`_linearised_log_kernel`), solved from the previous dual
     potentials (scaling form when balanced, log domain with KL marginals
     otherwise). Returns the warm column potentials."""
-    o = s.opts
-    alpha_pot = torch.where(s.wa > 0, s.zero, s.neg_inf)
-    beta_pot = torch.where(s.wb > 0, s.zero, s.neg_inf)
-    beta_warm = torch.zeros_like(s.wb)
+    o = setup.opts
+    alpha_pot = torch.where(setup.wa > 0, setup.zero, setup.neg_inf)
+    beta_pot = torch.where(setup.wb > 0, setup.zero, setup.neg_inf)
+    beta_warm = torch.zeros_like(setup.wb)
     for it in range(o.max_iter):
         any_active, all_active = progress.flags()
         if not any_active:
             break
         active = progress.active
-        logK = _linearised_log_kernel(s, logk_kernels, progress.T)
+        logK = _linearised_log_kernel(setup, logk_kernels, progress.T)
         if o.balanced:
             _, beta_new, T_new, _, _ = scaling_sinkhorn(
-                logK, s.wa, s.wb, s.warm_start(beta_warm), max_iter=o.inner_max_iter, tol=o.inner_tol,
+                logK, setup.wa, setup.wb, setup.warm_start(beta_warm), max_iter=o.inner_max_iter, tol=o.inner_tol,
                 active=active, work=progress.work, out=progress.spare,
             )
-            beta_warm = torch.where(active[:, None] & (s.wb > 0), beta_new, beta_warm)
+            beta_warm = torch.where(active[:, None] & (setup.wb > 0), beta_new, beta_warm)
         else:
             alpha_pot, beta_pot, _, _ = log_sinkhorn(
-                logK, s.wa, s.wb, alpha_pot, beta_pot, kappa_x=s.kappa_x, kappa_y=s.kappa_y,
+                logK, setup.wa, setup.wb, alpha_pot, beta_pot, kappa_x=setup.kappa_x, kappa_y=setup.kappa_y,
                 max_iter=o.inner_max_iter, tol=o.inner_tol, active=active,
             )
             T_new = torch.exp(logK + alpha_pot[:, :, None] + beta_pot[:, None, :])
         progress.accept(T_new, check=_is_check(it, o.max_iter), all_active=all_active, tol=o.tol)
     return beta_warm
-def _linearised_log_kernel(s: _Setup, logk_kernels: Any, T: torch.Tensor) -> torch.Tensor:
+def _linearised_log_kernel(setup: _Setup, logk_kernels: Any, T: torch.Tensor) -> torch.Tensor:
     """``logK = -grad / epsilon = C' + gw_coef (Cx T Cy)`` at the plan ``T``,
     into ``grad_buf`` (``-inf`` on padding)."""
-    if s.opts.alpha > 0 and s.structure.active:
-        st = s.structure
+    if setup.opts.alpha > 0 and setup.structure.active:
+        st = setup.structure
         if logk_kernels is not None:
-            logK = logk_kernels.fgw_logk(T, s.scaled_cost, s.gw_coef, st.wx[0], st.wy[0], st.z1, s.grad_buf)
+            logK = logk_kernels.fgw_logk(T, setup.scaled_cost, setup.gw_coef, st.wx[0], st.wy[0], st.z1,
+                                         setup.grad_buf)
         else:
-            st.product_into(T, s.grad_buf)
-            logK = torch.add(s.scaled_cost, s.grad_buf, alpha=s.gw_coef, out=s.grad_buf)
+            st.product_into(T, setup.grad_buf)
+            logK = torch.add(setup.scaled_cost, setup.grad_buf, alpha=setup.gw_coef, out=setup.grad_buf)
     else:
-        logK = s.grad_buf.copy_(s.scaled_cost)
-    if s.invalid is not None:
-        logK.masked_fill_(s.invalid, float("-inf"))
+        logK = setup.grad_buf.copy_(setup.scaled_cost)
+    if setup.invalid is not None:
+        logK.masked_fill_(setup.invalid, float("-inf"))
     return logK
 
 
-def _mirror_gradient(s: _Setup, T: torch.Tensor) -> torch.Tensor:
+def _mirror_gradient(setup: _Setup, T: torch.Tensor) -> torch.Tensor:
     """The gradient with the KL penalties of the unbalanced sides."""
-    o, wa, wb = s.opts, s.wa, s.wb
-    full = s.gradient(T)
+    o, wa, wb = setup.opts, setup.wa, setup.wb
+    full = setup.gradient(T)
     if o.lambda_x is not None:
         full = full + o.lambda_x * torch.log(T.sum(2) / torch.where(wa > 0, wa, torch.ones_like(wa)))[:, :, None]
     if o.lambda_y is not None:
@@ -490,138 +491,139 @@ def _mirror_gradient(s: _Setup, T: torch.Tensor) -> torch.Tensor:
     return full
 
 
-def _mirror_step_size(s: _Setup, full: torch.Tensor, logT: torch.Tensor) -> torch.Tensor:
+def _mirror_step_size(setup: _Setup, full: torch.Tensor, logT: torch.Tensor) -> torch.Tensor:
     """Per-problem step of the first iteration: ``4 / max(grad)`` for
     ``"auto"`` (as the ASOT code, whose KL gradient ``log(m/p) + 1`` carries
     a constant +1 per unbalanced side), capped at ``1/epsilon``, the
     projected-gradient step: beyond it ``T^(1 - s epsilon)`` would raise
     the plan to a negative power. A float is used as it is."""
-    o = s.opts
+    o = setup.opts
     if o.step_size != "auto":
         return torch.full((full.shape[0],), float(o.step_size), dtype=full.dtype, device=full.device)
     kl_shift = (o.lambda_x or 0.0) + (o.lambda_y or 0.0)
-    probe = torch.where(s.valid, full + o.epsilon * logT + kl_shift, s.neg_inf)
+    probe = torch.where(setup.valid, full + o.epsilon * logT + kl_shift, setup.neg_inf)
     step = 4.0 / probe.amax((1, 2)).abs().clamp_min(torch.finfo(full.dtype).tiny)
     return step.clamp_max(1.0 / o.epsilon)
 
 
-def _project_log_plan(s: _Setup, logK: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+def _project_log_plan(setup: _Setup, logK: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
     """``log proj(exp(logK))``: the KL projection onto the balanced
     marginals (a Sinkhorn solve when both are, one scaling when one is)."""
-    o = s.opts
+    o = setup.opts
     if o.balanced:
         _, _, T_new, _, _ = scaling_sinkhorn(
-            logK, s.wa, s.wb, torch.zeros_like(s.wb), max_iter=o.inner_max_iter, tol=o.inner_tol, active=active,
+            logK, setup.wa, setup.wb, torch.zeros_like(setup.wb), max_iter=o.inner_max_iter, tol=o.inner_tol,
+            active=active,
         )
-        logT_new = torch.where(T_new > 0, torch.log(T_new), s.neg_inf)
+        logT_new = torch.where(T_new > 0, torch.log(T_new), setup.neg_inf)
     elif o.lambda_x is None:
-        logT_new = logK + (torch.log(s.wa) - torch.logsumexp(logK, dim=2))[:, :, None]
+        logT_new = logK + (torch.log(setup.wa) - torch.logsumexp(logK, dim=2))[:, :, None]
     elif o.lambda_y is None:
-        logT_new = logK + (torch.log(s.wb) - torch.logsumexp(logK, dim=1))[:, None, :]
+        logT_new = logK + (torch.log(setup.wb) - torch.logsumexp(logK, dim=1))[:, None, :]
     else:
         logT_new = logK
-    return torch.where(s.valid, logT_new, s.neg_inf)
+    return torch.where(setup.valid, logT_new, setup.neg_inf)
 
 
-def _mirror_descent_loop(s: _Setup, progress: _Progress) -> torch.Tensor:
+def _mirror_descent_loop(setup: _Setup, progress: _Progress) -> torch.Tensor:
     """Explicit mirror descent on the entropic objective (the scheme of the
     ASOT authors): ``T <- proj(T exp(-s grad))``, with the KL penalties of
     unbalanced sides in the gradient. Returns the warm column potentials
     (zeros: the projections start cold)."""
-    o = s.opts
+    o = setup.opts
     T = progress.T
-    logT = torch.where(T > 0, torch.log(T), s.neg_inf)
+    logT = torch.where(T > 0, torch.log(T), setup.neg_inf)
     step = None
     for it in range(o.max_iter):
         any_active, all_active = progress.flags()
         if not any_active:
             break
-        full = _mirror_gradient(s, progress.T)
+        full = _mirror_gradient(setup, progress.T)
         if step is None:
-            step = _mirror_step_size(s, full, logT)
+            step = _mirror_step_size(setup, full, logT)
         sz = step[:, None, None]
-        logK = torch.where(s.valid, (1.0 - sz * o.epsilon) * logT - sz * full, s.neg_inf)
-        logT_new = _project_log_plan(s, logK, progress.active)
+        logK = torch.where(setup.valid, (1.0 - sz * o.epsilon) * logT - sz * full, setup.neg_inf)
+        logT_new = _project_log_plan(setup, logK, progress.active)
         logT = torch.where(progress.active[:, None, None], logT_new, logT)
         progress.accept(torch.exp(logT_new), check=_is_check(it, o.max_iter), all_active=all_active, tol=o.tol)
-    return torch.zeros_like(s.wb)
+    return torch.zeros_like(setup.wb)
 
 
-def _fixed_sides(s: _Setup) -> tuple[bool, Any]:
+def _fixed_sides(setup: _Setup) -> tuple[bool, Any]:
     """The balanced sides, for :func:`_marginal_error`; with a virtual
     column, that column keeps its mass when the columns are relaxed."""
-    row_fixed, col_fixed = s.opts.lambda_x is None, s.opts.lambda_y is None
-    if s.opts.virtual and s.opts.lambda_y is not None:
-        col_fixed = torch.zeros(s.cost.shape[2], dtype=torch.bool, device=s.cost.device)
+    row_fixed, col_fixed = setup.opts.lambda_x is None, setup.opts.lambda_y is None
+    if setup.opts.virtual and setup.opts.lambda_y is not None:
+        col_fixed = torch.zeros(setup.cost.shape[2], dtype=torch.bool, device=setup.cost.device)
         col_fixed[-1] = True
     return row_fixed, col_fixed
 
 
-def _log_kernel_at(s: _Setup, T: torch.Tensor) -> torch.Tensor:
+def _log_kernel_at(setup: _Setup, T: torch.Tensor) -> torch.Tensor:
     """The linearised log kernel ``-grad / epsilon`` at the returned plan, for :func:`_polish`."""
-    if s.opts.step_size is None:
-        if s.opts.alpha > 0 and s.structure.active:
-            s.structure.product_into(T, s.grad_buf)
-            logK = s.grad_buf.mul_(s.gw_coef).add_(s.scaled_cost)
+    if setup.opts.step_size is None:
+        if setup.opts.alpha > 0 and setup.structure.active:
+            setup.structure.product_into(T, setup.grad_buf)
+            logK = setup.grad_buf.mul_(setup.gw_coef).add_(setup.scaled_cost)
         else:
-            logK = s.grad_buf.copy_(s.scaled_cost)
+            logK = setup.grad_buf.copy_(setup.scaled_cost)
     else:
-        logK = s.gradient(T).mul_(-1.0 / s.opts.epsilon)
-    if s.invalid is not None:
-        logK.masked_fill_(s.invalid, float("-inf"))
+        logK = setup.gradient(T).mul_(-1.0 / setup.opts.epsilon)
+    if setup.invalid is not None:
+        logK.masked_fill_(setup.invalid, float("-inf"))
     return logK
 
 
-def _check_marginals(s: _Setup, progress: _Progress, beta_warm: torch.Tensor) -> tuple[torch.Tensor, bool]:
+def _check_marginals(setup: _Setup, progress: _Progress, beta_warm: torch.Tensor) -> tuple[torch.Tensor, bool]:
     """Marginal errors of the returned plan, measured only for the problems
     that stopped on the plan change (the others are not converged anyway,
     and the normal path pays two reductions at most); those whose marginals
     do not hold to ``marginal_tol`` are polished (:func:`_polish`) and
     measured again. Updates ``progress.T`` and ``progress.converged``;
     returns the errors and whether some plan was polished."""
-    tol = s.opts.marginal_tol
-    row_fixed, col_fixed = _fixed_sides(s)
-    err = torch.full((s.cost.shape[0],), float("inf"), dtype=s.cost.dtype, device=s.cost.device)
+    tol = setup.opts.marginal_tol
+    row_fixed, col_fixed = _fixed_sides(setup)
+    err = torch.full((setup.cost.shape[0],), float("inf"), dtype=setup.cost.dtype, device=setup.cost.device)
     polished = False
     converged = progress.converged
     if not bool(converged.any()):
         return err, polished
     T = progress.T
-    err = torch.where(converged, _marginal_error(T, s.wa, s.wb, row_fixed, col_fixed), err)
+    err = torch.where(converged, _marginal_error(T, setup.wa, setup.wb, row_fixed, col_fixed), err)
     bad = converged & (err > tol)
     if bool(bad.any()):
-        logK = _log_kernel_at(s, T)
-        start = s.warm_start(beta_warm) if s.opts.balanced else None
-        T_pol = _polish(logK, s.wa, s.wb, start, s.kappa_x, s.kappa_y, bad, tol)
+        logK = _log_kernel_at(setup, T)
+        start = setup.warm_start(beta_warm) if setup.opts.balanced else None
+        T_pol = _polish(logK, setup.wa, setup.wb, start, setup.kappa_x, setup.kappa_y, bad, tol)
         T = progress.T = torch.where(bad[:, None, None], T_pol, T)
         polished = True
-        err = torch.where(bad, _marginal_error(T, s.wa, s.wb, row_fixed, col_fixed), err)
+        err = torch.where(bad, _marginal_error(T, setup.wa, setup.wb, row_fixed, col_fixed), err)
     progress.converged = converged & (err <= tol)
     return err, polished
 
 
-def _objective(s: _Setup, T: torch.Tensor, z_of_plan: Any) -> torch.Tensor:
+def _objective(setup: _Setup, T: torch.Tensor, z_of_plan: Any) -> torch.Tensor:
     """The objective without entropy at the plan ``T``, in the caller's
     cost (the shift added back). ``z_of_plan``: the numba kernels when
     ``structure.z1`` holds ``Z = T Cy`` of this very plan, else None."""
-    o, st = s.opts, s.structure
-    if s.cost_owned and o.alpha < 1.0 and o.step_size is None:
-        value = -o.epsilon * _dot(s.scaled_cost, T)  # scaled_cost = -(1 - alpha) C / epsilon
+    o, st = setup.opts, setup.structure
+    if setup.cost_owned and o.alpha < 1.0 and o.step_size is None:
+        value = -o.epsilon * _dot(setup.scaled_cost, T)  # scaled_cost = -(1 - alpha) C / epsilon
     else:
-        value = (1.0 - o.alpha) * _dot(s.cost, T)
-    if s.shift != 0.0:
-        value = value + (1.0 - o.alpha) * s.shift * T.sum((1, 2))
+        value = (1.0 - o.alpha) * _dot(setup.cost, T)
+    if setup.shift != 0.0:
+        value = value + (1.0 - o.alpha) * setup.shift * T.sum((1, 2))
     if o.alpha > 0 and st.active:
         if z_of_plan is not None:
             quad = z_of_plan.band_dot(st.z1, T, st.wx[0]).to(T.dtype)
         else:
-            quad = _dot(st.product_into(T, s.grad_buf), T)
+            quad = _dot(st.product_into(T, setup.grad_buf), T)
         value = value + (0.5 * o.gw_factor * o.alpha * st.scale) * quad
     if o.lambda_x is not None:
-        value = value + o.lambda_x * _kl(T.sum(2), s.wa)
+        value = value + o.lambda_x * _kl(T.sum(2), setup.wa)
     if o.lambda_y is not None:
         last = -1 if o.virtual else None  # the virtual column's mass is fixed
-        value = value + o.lambda_y * _kl(T.sum(1)[:, :last], s.wb[:, :last])
+        value = value + o.lambda_y * _kl(T.sum(1)[:, :last], setup.wb[:, :last])
     return value
 
 
@@ -666,22 +668,22 @@ def fgw_solve(
     """
     opts = _Options(alpha, radius, epsilon, prior_x, prior_y, lambda_x, lambda_y, max_iter, tol, inner_max_iter,
                     inner_tol, step_size, convention, virtual, marginal_tol)
-    s = _setup(problem, opts, overwrite_cost, a, b)
-    progress = _Progress(s.wa[:, :, None] * s.wb[:, None, :])
-    logk_kernels, fused = _numba_kernels(s, progress.T)
+    setup = _setup(problem, opts, overwrite_cost, a, b)
+    progress = _Progress(setup.wa[:, :, None] * setup.wb[:, None, :])
+    logk_kernels, fused = _numba_kernels(setup, progress.T)
     if fused is not None:
-        beta_warm = _fused_loop(s, fused, progress)
+        beta_warm = _fused_loop(setup, fused, progress)
     elif step_size is None:
-        beta_warm = _projected_gradient_loop(s, logk_kernels, progress)
+        beta_warm = _projected_gradient_loop(setup, logk_kernels, progress)
     else:
-        beta_warm = _mirror_descent_loop(s, progress)
-    err, polished = _check_marginals(s, progress, beta_warm)
+        beta_warm = _mirror_descent_loop(setup, progress)
+    err, polished = _check_marginals(setup, progress, beta_warm)
     if report is not None:
         report["marginal_error"] = err
-        report["cost_ratio"] = s.cost_ratio
-        report["message"] = _range_message(err, progress.converged, marginal_tol, s.cost_ratio, epsilon)
+        report["cost_ratio"] = setup.cost_ratio
+        report["message"] = _range_message(err, progress.converged, marginal_tol, setup.cost_ratio, epsilon)
     # After a polish, z1 no longer holds T Cy of the returned plan.
-    value = _objective(s, progress.T, fused if not polished else None)
+    value = _objective(setup, progress.T, fused if not polished else None)
     return progress.T, value, progress.n_iter, progress.converged
 
 
