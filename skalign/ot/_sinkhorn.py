@@ -110,11 +110,11 @@ class FactoredPlan(NamedTuple):
 
 class _ScalingState:
     """Kernel ``P = exp(logK + beta - m)`` of a scaling-form Sinkhorn solve
-    with its scalings ``u``, ``v``; ``nb`` is the numba kernels module or
+    with its scalings ``u``, ``v``; ``kernels`` is the numba kernels module or
     None for torch. ``ptu`` caches ``P^T u`` of the current ``u`` (numba)."""
 
-    def __init__(self, logK, a, b, beta, nb):
-        self.logK, self.a, self.b, self.beta, self.nb = logK, a, b, beta, nb
+    def __init__(self, logK, a, b, beta, kernels):
+        self.logK, self.a, self.b, self.beta, self.kernels = logK, a, b, beta, kernels
         self.dtype, self.device = logK.dtype, logK.device
         self.zero = torch.zeros((), dtype=self.dtype, device=self.device)
         self.neg_inf = torch.tensor(_NEG_INF, dtype=self.dtype, device=self.device)
@@ -128,8 +128,8 @@ class _ScalingState:
         row maxima ``m`` and first row scaling ``u = a / rowsum(P)``. Entries
         below ``exp(cutoff)`` relative to their row's largest become exact
         zeros: no subnormal numbers (slow on CPUs) in the products."""
-        if self.nb is not None and buf is not None:
-            mx, u, self.ptu = self.nb.rebuild(self.logK, beta, self.a, buf, self.cutoff, self.tiny)
+        if self.kernels is not None and buf is not None:
+            mx, u, self.ptu = self.kernels.rebuild(self.logK, beta, self.a, buf, self.cutoff, self.tiny)
             return mx, buf, u
         self.ptu = None
         logK = self.logK
@@ -142,7 +142,7 @@ class _ScalingState:
     def start(self, work, prepared) -> None:
         """The kernel and scalings to iterate from: ``prepared`` ``(m, u,
         P^T u)`` with the kernel in ``work`` (numba), or built here."""
-        if prepared is not None and self.nb is not None:
+        if prepared is not None and self.kernels is not None:
             self.m, self.u, self.ptu = prepared
             self.P = work
         else:
@@ -157,8 +157,8 @@ class _ScalingState:
     def iterate(self, steps: int, act: torch.Tensor, all_active: bool):
         """``steps`` iterations ``v = b / P^T u``, ``u = a / P v`` on the
         active problems. Returns ``(u_prev, Pv)`` of the last iteration."""
-        if self.nb is not None and all_active:
-            self.u, self.v, u_prev, Pv, self.ptu = self.nb.sinkhorn_steps(self.P, self.a, self.b, self.u,
+        if self.kernels is not None and all_active:
+            self.u, self.v, u_prev, Pv, self.ptu = self.kernels.sinkhorn_steps(self.P, self.a, self.b, self.u,
                                                                            self.ptu, steps, self.tiny)
             return u_prev, Pv
         self.ptu = None
@@ -310,15 +310,15 @@ def scaling_sinkhorn(
     Returns a :class:`ScalingResult` ``(alpha, beta, plan, n_iter,
     converged)``, the plan a tensor.
     """
-    nb = _kernels_for(logK, a, b, beta, work, backend)
-    state = _ScalingState(logK, a, b, beta, nb)
+    kernels = _kernels_for(logK, a, b, beta, work, backend)
+    state = _ScalingState(logK, a, b, beta, kernels)
     state.start(work, None)
     n_iter, converged = _scaling_loop(state, max_iter=max_iter, tol=tol, active=active, bound=bound,
                                       check_every=check_every)
     alpha, beta_out = state.potentials()
     P, u, v = state.P, state.u, state.v
-    if nb is not None and out is not None and out.is_contiguous():
-        plan = nb.scale_plan(P, u, v, out)
+    if kernels is not None and out is not None and out.is_contiguous():
+        plan = kernels.scale_plan(P, u, v, out)
     else:
         plan = torch.mul(P, u[:, :, None], out=out) if out is not None else P * u[:, :, None]
         plan.mul_(v[:, None, :])
@@ -354,15 +354,15 @@ def scaling_sinkhorn_factors(
     the FGW solver's inner loop) runs in two kernel calls
     (:func:`_one_block`).
     """
-    nb = _kernels_for(logK, a, b, beta, work, backend)
-    if prepared is not None and nb is not None and max_iter <= check_every and bool(active.all()):
-        result = _one_block(nb, work, a, b, beta, prepared, max_iter, tol)
+    kernels = _kernels_for(logK, a, b, beta, work, backend)
+    if prepared is not None and kernels is not None and max_iter <= check_every and bool(active.all()):
+        result = _one_block(kernels, work, a, b, beta, prepared, max_iter, tol)
         if result is not None:
             return result
         prepared = None  # rebuild from logK and take the general path
     if fill_logk is not None:
         fill_logk()  # the general loop may rebuild the kernel from logK
-    state = _ScalingState(logK, a, b, beta, nb)
+    state = _ScalingState(logK, a, b, beta, kernels)
     state.start(work, prepared)
     n_iter, converged = _scaling_loop(state, max_iter=max_iter, tol=tol, active=active, bound=bound,
                                       check_every=check_every)
@@ -371,14 +371,14 @@ def scaling_sinkhorn_factors(
     return ScalingResult(alpha, beta_out, plan, n_iter, converged)
 
 
-def _one_block(nb, work, a, b, beta, prepared, steps, tol) -> ScalingResult | None:
+def _one_block(kernels, work, a, b, beta, prepared, steps, tol) -> ScalingResult | None:
     """``steps`` iterations on every problem from the ``prepared`` kernel in
     ``work``, in two kernel calls, after which the general loop would not
     absorb (it absorbs only between blocks). None when a scaling is not
     finite (the caller then takes the general loop)."""
     B, device = work.shape[0], work.device
     m, u, ptu = prepared
-    u, v, stats = nb.sinkhorn_block(work, a, b, u, ptu, steps, torch.finfo(work.dtype).tiny)
+    u, v, stats = kernels.sinkhorn_block(work, a, b, u, ptu, steps, torch.finfo(work.dtype).tiny)
     if not bool((stats[:, 0] > 0).all()):
         return None
     neg_inf = torch.tensor(_NEG_INF, dtype=work.dtype, device=device)
