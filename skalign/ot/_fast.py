@@ -8,14 +8,14 @@ On CUDA the same maths runs with ``torch.cumsum`` along the innermost axis.
 
 :func:`numba_backend` gives the optional numba kernels of
 ``_numba_kernels`` (fewer passes per outer iteration on the CPU) when numba
-is installed and ``SKALIGN_NO_NUMBA`` is unset.
+is installed and ``SKALIGN_NO_NUMBA`` is unset (:mod:`skalign._backend`).
 """
 
 from __future__ import annotations
 
-import os
-
 import torch
+
+from .._backend import OT_KERNELS, load_kernels, numba_disabled
 
 
 _BLOCK = 32
@@ -113,9 +113,6 @@ def apply_prior_into(kind: str, src: torch.Tensor, w: int, radius: float, axis: 
     return out
 
 
-_NUMBA: list = []
-
-
 #: Solves with less work than this stay on the torch path: the fused kernels
 #: pay off from about 1500 x 1500 frames at 25 outer iterations, while their
 #: first call compiles for several seconds (cached on disk afterwards).
@@ -125,37 +122,36 @@ NUMBA_MIN_SIZE = 1 << 21
 _REFERENCE_ITERATIONS = 25
 
 
+def _large_enough(t: torch.Tensor, iterations: int | None) -> bool:
+    """Whether ``t`` times ``iterations / 25`` has ``NUMBA_MIN_SIZE`` entries."""
+    scale = 1.0 if iterations is None else max(iterations, 1) / _REFERENCE_ITERATIONS
+    return t.numel() * max(scale, 1.0) >= NUMBA_MIN_SIZE
+
+
+def _kernel_ready(tensors: tuple[torch.Tensor, ...]) -> bool:
+    """Contiguous CPU float32/float64 tensors of one dtype, without grad."""
+    dtype = tensors[0].dtype
+    if dtype not in (torch.float32, torch.float64):
+        return False
+    return all(t.device.type == "cpu" and t.dtype == dtype and t.is_contiguous() and not t.requires_grad
+               for t in tensors)
+
+
 def numba_backend(*tensors: torch.Tensor, iterations: int | None = None):
     """The numba kernels module when it can serve ``tensors``, else None.
 
     numba is optional: it is imported on first use, and the torch path is
-    kept when it is missing, when ``SKALIGN_NO_NUMBA=1``, when the work is
-    small (the first tensor has fewer than ``NUMBA_MIN_SIZE`` entries, scaled
-    by ``25 / iterations`` for an outer loop of ``iterations``), or when a
-    tensor is not a contiguous CPU float32/float64 tensor of one dtype.
+    kept when it is missing, when ``SKALIGN_NO_NUMBA=1`` (the shared policy
+    of :mod:`skalign._backend`), when the work is small (the first tensor
+    has fewer than ``NUMBA_MIN_SIZE`` entries, scaled by ``25 /
+    iterations`` for an outer loop of ``iterations``), or when a tensor is
+    not a contiguous CPU float32/float64 tensor of one dtype.
     """
-    if os.environ.get("SKALIGN_NO_NUMBA", "") not in ("", "0"):
+    if numba_disabled():
         return None
-    scale = 1.0 if iterations is None else max(iterations, 1) / _REFERENCE_ITERATIONS
-    if tensors and tensors[0].numel() * max(scale, 1.0) < NUMBA_MIN_SIZE:
+    if tensors and not _large_enough(tensors[0], iterations):
         return None
-    if not _NUMBA:
-        try:
-            from . import _numba_kernels
-        except ImportError:
-            _numba_kernels = None
-        else:
-            from ..utils import follow_limit
-
-            follow_limit()
-        _NUMBA.append(_numba_kernels)
-    module = _NUMBA[0]
+    module = load_kernels(OT_KERNELS)
     if module is None or not tensors:
         return module
-    dtype = tensors[0].dtype
-    if dtype not in (torch.float32, torch.float64):
-        return None
-    for t in tensors:
-        if t.device.type != "cpu" or t.dtype != dtype or not t.is_contiguous() or t.requires_grad:
-            return None
-    return module
+    return module if _kernel_ready(tensors) else None

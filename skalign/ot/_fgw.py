@@ -8,6 +8,8 @@ product ``Cx T Cy`` costs O(N M) with prefix sums (``_fast.apply_prior_into``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -16,7 +18,7 @@ from ..utils import small_work_on_one_thread
 from ._fast import apply_prior_into, numba_backend
 from ._priors import PRIORS, band_width
 from ._result import OTResult
-from ._sinkhorn import kernel_cutoff, log_sinkhorn, scaling_sinkhorn
+from ._sinkhorn import kernel_cutoff, log_sinkhorn, scaling_sinkhorn, scaling_sinkhorn_factors
 from ._validation import (
     Problem,
     check_alpha,
@@ -162,6 +164,469 @@ def _range_message(err, converged, marginal_tol, cost_ratio, epsilon) -> str:
             "raise epsilon or normalise the cost.")
 
 
+@dataclass(frozen=True)
+class _Options:
+    """The validated options of one solve (see :func:`structured_fgw`)."""
+
+    alpha: float
+    radius: float
+    epsilon: float
+    prior_x: str | None
+    prior_y: str | None
+    lambda_x: float | None
+    lambda_y: float | None
+    max_iter: int
+    tol: float
+    inner_max_iter: int
+    inner_tol: float
+    step_size: Any
+    convention: str
+    virtual: bool
+    marginal_tol: float
+
+    @property
+    def balanced(self) -> bool:
+        """Both marginals are hard constraints (no KL penalty)."""
+        return self.lambda_x is None and self.lambda_y is None
+
+    @property
+    def gw_factor(self) -> float:
+        """The factor of ``alpha Cx T Cy`` in the gradient: 2 ("paper") or 1 ("authors")."""
+        return _CONVENTIONS[self.convention]
+
+
+@dataclass
+class _Setup:
+    """Everything an outer loop needs, built once per solve by :func:`_setup`."""
+
+    opts: _Options
+    problem: Problem
+    cost: torch.Tensor  # C, shifted by ``shift``; overwritten by ``scaled_cost`` when owned
+    shift: float
+    cost_ratio: float
+    cost_owned: bool  # the solver may write into ``cost``
+    wa: torch.Tensor
+    wb: torch.Tensor
+    kappa_x: float
+    kappa_y: Any  # float, or a (1, M) tensor with the virtual column fixed
+    structure: _Structure
+    valid: torch.Tensor | None
+    invalid: torch.Tensor | None
+    grad_buf: torch.Tensor  # G: the gradient, or the linearised log kernel
+    scaled_cost: torch.Tensor | None  # -(1 - alpha) C / epsilon (projected gradient only)
+    gw_coef: float | None  # multiplies Cx T Cy in the linearised log kernel
+
+    @cached_property
+    def zero(self) -> torch.Tensor:
+        return torch.zeros((), dtype=self.cost.dtype, device=self.cost.device)
+
+    @cached_property
+    def neg_inf(self) -> torch.Tensor:
+        return torch.tensor(float("-inf"), dtype=self.cost.dtype, device=self.cost.device)
+
+    def warm_start(self, beta_warm: torch.Tensor) -> torch.Tensor:
+        """Column potentials to start a Sinkhorn solve from (0 on empty columns)."""
+        return torch.where(self.wb > 0, beta_warm, self.zero)
+
+    def gradient(self, T: torch.Tensor) -> torch.Tensor:
+        """Gradient of ``(1 - alpha) <C, T> + (g / 2) alpha <Cx T Cy, T>``, into ``grad_buf``."""
+        alpha, G = self.opts.alpha, self.grad_buf
+        if alpha == 0.0 or not self.structure.active:
+            return G.copy_(self.cost).mul_(1.0 - alpha) if alpha > 0 else G.copy_(self.cost)
+        self.structure.product_into(T, G)
+        return G.mul_(self.opts.gw_factor * alpha * self.structure.scale).add_(self.cost, alpha=1.0 - alpha)
+
+
+class _Progress:
+    """The plan of an outer loop with its per-problem flags and counts.
+
+    ``spare`` is a second plan-sized buffer: a step that writes its plan
+    there has it swapped in without a copy (:meth:`accept`); ``work`` is
+    the Sinkhorn kernel's buffer.
+    """
+
+    def __init__(self, T: torch.Tensor) -> None:
+        B, device = T.shape[0], T.device
+        self.T = T
+        self.spare = torch.empty_like(T)
+        self.work = torch.empty_like(T)
+        self.active = torch.ones(B, dtype=torch.bool, device=device)
+        self.converged = torch.zeros(B, dtype=torch.bool, device=device)
+        self.n_iter = torch.zeros(B, dtype=torch.long, device=device)
+
+    def flags(self) -> list[bool]:
+        """Whether any problem, and whether every problem, is still iterating."""
+        return flags(self.active.any(), self.active.all())
+
+    def stop_where(self, change: torch.Tensor, tol: float) -> None:
+        """The active problems whose plan changed by at most ``tol`` converge."""
+        done = self.active & (change <= tol)
+        self.converged |= done
+        self.active &= ~done
+
+    def accept(self, T_new: torch.Tensor, *, check: bool, all_active: bool, tol: float) -> None:
+        """Take the plans of the active problems; at a check, measure the L1
+        change of each plan (three passes, so only every few iterations) and
+        stop the problems that moved less than ``tol``."""
+        if all_active and T_new is self.spare:
+            if check:
+                self.T.sub_(T_new)
+                change = self.T.abs_().sum((1, 2))
+            self.T, self.spare = T_new, self.T
+        else:
+            if check:
+                change = (T_new - self.T).abs().sum((1, 2))
+            self.T = torch.where(self.active[:, None, None], T_new, self.T)
+        self.n_iter += self.active.long()
+        if check:
+            self.stop_where(change, tol)
+
+
+def _is_check(it: int, max_iter: int) -> bool:
+    """Whether outer iteration ``it`` ends with a convergence check."""
+    return it % _CHECK_EVERY == _CHECK_EVERY - 1 or it == max_iter - 1
+
+
+def _precedes_check(it: int, max_iter: int) -> bool:
+    """Whether iteration ``it + 1`` checks (the plan of ``it`` is then needed)."""
+    last = it == max_iter - 1
+    return not last and (it % _CHECK_EVERY == _CHECK_EVERY - 2 or it == max_iter - 2)
+
+
+def _shift_far_cost(problem: Problem, opts: _Options, owned: bool, cmin: float,
+                    cmax: float) -> tuple[Problem, float, bool]:
+    """Balanced transport (at least one side balanced fixes the total mass)
+    is invariant to a constant added to the cost: a cost far from zero
+    (e.g. ``C + 1e4``) is shifted by its smallest valid entry, the virtual
+    frame's cost included, so that float32 keeps its differences. Returns
+    the problem, the shift and whether the solver owns its cost
+    (``cmin``, ``cmax``: the range of the cost)."""
+    if not (opts.lambda_x is None or opts.lambda_y is None) or abs(cmin) <= max(cmax - cmin, 1.0):
+        return problem, 0.0, owned
+    C = problem.cost.sub_(cmin) if owned else problem.cost - cmin
+    if problem.masked:
+        C.masked_fill_(~problem.valid, 0.0)
+    shifted = Problem(C, problem.n, problem.m, problem.mask_x, problem.mask_y, problem.batched, problem.from_numpy)
+    return shifted, cmin, True
+
+
+def _relaxation(opts: _Options, C: torch.Tensor) -> tuple[float, Any]:
+    """``kappa = lambda / (lambda + epsilon)`` per side (1 when balanced);
+    with a virtual column, that column keeps its mass (that of one frame):
+    only the real frames of the second video are relaxed."""
+    eps = opts.epsilon
+    kappa_x = 1.0 if opts.lambda_x is None else opts.lambda_x / (opts.lambda_x + eps)
+    kappa_y = 1.0 if opts.lambda_y is None else opts.lambda_y / (opts.lambda_y + eps)
+    if opts.virtual and opts.lambda_y is not None:
+        kappa_y = torch.full((1, C.shape[2]), kappa_y, dtype=C.dtype, device=C.device)
+        kappa_y[:, -1] = 1.0
+    return kappa_x, kappa_y
+
+
+def _setup(problem: Problem, opts: _Options, owned: bool, a: Any, b: Any) -> _Setup:
+    """Shift the cost, build the marginals, the priors' structure and the
+    buffers of a solve. With ``owned`` the cost may be overwritten."""
+    cmin, cmax = cost_range(problem.cost)
+    problem, shift, owned = _shift_far_cost(problem, opts, owned, cmin, cmax)
+    C = problem.cost
+    wa = marginal(a, problem.mask_x, problem.n, C, "a")
+    wb = marginal(b, problem.mask_y, problem.m, C, "b")
+    if opts.balanced:
+        wa = wa / wa.sum(1, keepdim=True)
+        wb = wb / wb.sum(1, keepdim=True)
+    masked = problem.masked
+    valid = problem.valid if masked or opts.step_size is not None else None
+    n_struct = problem.n - 1 if opts.virtual else problem.n
+    m_struct = problem.m - 1 if opts.virtual else problem.m
+    structure = _Structure(opts.prior_x, opts.prior_y, opts.radius, n_struct, m_struct, opts.virtual, C.shape,
+                           C.dtype, C.device)
+    kappa_x, kappa_y = _relaxation(opts, C)
+    grad_buf = torch.empty_like(C)
+    scaled_cost = gw_coef = None
+    if opts.step_size is None:
+        # logK = -grad / epsilon = C' + gw_coef (Cx T Cy), C' computed once;
+        # an owned cost (built by vaot) is scaled in place: one buffer fewer.
+        factor = -(1.0 - opts.alpha) / opts.epsilon
+        scaled_cost = C.mul_(factor) if owned and opts.alpha < 1.0 else C * factor
+        gw_coef = -opts.gw_factor * opts.alpha * structure.scale / opts.epsilon
+    return _Setup(opts, problem, C, shift, (1.0 - opts.alpha) * (cmax - cmin) / opts.epsilon, owned, wa, wb,
+                  kappa_x, kappa_y, structure, valid, ~valid if masked else None, grad_buf, scaled_cost, gw_coef)
+
+
+def _numba_kernels(setup: _Setup, T: torch.Tensor) -> tuple[Any, Any]:
+    """One numba decision for the whole solve: ``(logk_kernels,
+    fused_kernels)``. The first serve the VAOT priors' linearised cost on
+    unpadded problems (projected gradient); the second, the fused loop of
+    balanced problems (:func:`_fused_loop`). Either is None on torch."""
+    o, st = setup.opts, setup.structure
+    vaot_priors = (not setup.problem.masked and st.active and st.uniform
+                   and o.prior_x == "band" and o.prior_y == "complement_band")
+    if o.step_size is not None or not vaot_priors:
+        return None, None
+    logk = numba_backend(T, setup.scaled_cost, setup.grad_buf, iterations=o.max_iter)
+    return logk, (logk if o.balanced and o.alpha > 0 else None)
+
+
+def _fused_loop(setup: _Setup, kernels: Any, progress: _Progress) -> torch.Tensor:
+    """Projected gradient for balanced problems on the numba kernels.
+
+    The plan stays factored as ``(P, u, v)`` between outer iterations: one
+    pass over ``P`` gives ``Z = T Cy`` for the next linearised cost, and the
+    plan is written out only around convergence checks and at the end.
+    While every problem is active the iterations run in calls of up to 100
+    (no Python between them, :func:`fused_iterations`); a call hands back
+    where a problem stops, at the end, or for an iteration whose Sinkhorn
+    block needs the general loop (``blocked``), done here one at a time
+    (:func:`_fused_step`). Returns the warm column potentials.
+    """
+    o, st = setup.opts, setup.structure
+    Z = kernels.complement(progress.T, st.z1, st.wy[0])
+    beta_warm = torch.zeros_like(setup.wb)
+    change = torch.zeros(progress.T.shape[0], dtype=torch.float64)
+    resume, blocked = 0, -1
+    for it in range(o.max_iter):
+        if it < resume:
+            continue
+        any_active, all_active = progress.flags()
+        if not any_active:
+            break
+        if it != blocked and o.inner_max_iter <= _LEAN_SINKHORN and all_active:
+            resume, status = kernels.fused_iterations(
+                Z, setup.scaled_cost, setup.grad_buf, setup.gw_coef, st.wx[0], st.wy[0], beta_warm, setup.wa, setup.wb,
+                progress.work, progress.T, progress.active, progress.n_iter, change, it=it,
+                max_iter=o.max_iter, steps=o.inner_max_iter, check_every=_CHECK_EVERY, tol=o.tol)
+            if status == 2:
+                progress.stop_where(change, o.tol)
+            elif status == 1:
+                blocked = resume
+            if resume > it:
+                continue
+        beta_warm, change = _fused_step(setup, kernels, progress, Z, beta_warm, it)
+    return beta_warm
+
+
+def _fused_step(setup: _Setup, kernels: Any, progress: _Progress, Z: torch.Tensor, beta_warm: torch.Tensor,
+                it: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One iteration of :func:`_fused_loop` from Python: the Sinkhorn kernel
+    and its first scaling in one pass (``logK`` itself is written only if
+    the Sinkhorn solve needs it), the solve, then the plan (before and at a
+    check: the check measures the change of one iteration) and ``Z``.
+    Returns the warm potentials and the plan change."""
+    o, st, active, P_buf = setup.opts, setup.structure, progress.active, progress.work
+    dtype = setup.cost.dtype
+    beta0 = setup.warm_start(beta_warm)
+    prepared = kernels.band_kernel(Z, setup.scaled_cost, setup.gw_coef, st.wx[0], setup.grad_buf, beta0, P_buf,
+                                   setup.wa, kernel_cutoff(dtype), torch.finfo(dtype).tiny, write_g=False)
+    _, beta_new, (P, u, v), _, _ = scaling_sinkhorn_factors(
+        setup.grad_buf, setup.wa, setup.wb, beta0, max_iter=o.inner_max_iter, tol=o.inner_tol,
+        active=active, work=P_buf, backend=kernels, prepared=prepared,
+        fill_logk=lambda: kernels.band_logk(Z, setup.scaled_cost, setup.gw_coef, st.wx[0], setup.grad_buf),
+    )
+    beta_warm = torch.where(active[:, None] & (setup.wb > 0), beta_new, beta_warm)
+    check = _is_check(it, o.max_iter)
+    change = kernels.materialize(P, u, v, progress.T, Z, st.wy[0], active,
+                            with_t=check or _precedes_check(it, o.max_iter), with_z=True)
+    progress.n_iter += active.long()
+    if check:
+        progress.stop_where(change, o.tol)
+    return beta_warm, change
+
+
+def _projected_gradient_loop(setup: _Setup, logk_kernels: Any, progress: _Progress) -> torch.Tensor:
+    """Projected gradient with step ``1/epsilon`` (Peyre et al., 2016): each
+    outer iteration is an entropic OT problem with the linearised cost
+    (:func:`_linearised_log_kernel`), solved from the previous dual
+    potentials (scaling form when balanced, log domain with KL marginals
+    otherwise). Returns the warm column potentials."""
+    o = setup.opts
+    alpha_pot = torch.where(setup.wa > 0, setup.zero, setup.neg_inf)
+    beta_pot = torch.where(setup.wb > 0, setup.zero, setup.neg_inf)
+    beta_warm = torch.zeros_like(setup.wb)
+    for it in range(o.max_iter):
+        any_active, all_active = progress.flags()
+        if not any_active:
+            break
+        active = progress.active
+        logK = _linearised_log_kernel(setup, logk_kernels, progress.T)
+        if o.balanced:
+            _, beta_new, T_new, _, _ = scaling_sinkhorn(
+                logK, setup.wa, setup.wb, setup.warm_start(beta_warm), max_iter=o.inner_max_iter, tol=o.inner_tol,
+                active=active, work=progress.work, out=progress.spare,
+            )
+            beta_warm = torch.where(active[:, None] & (setup.wb > 0), beta_new, beta_warm)
+        else:
+            alpha_pot, beta_pot, _, _ = log_sinkhorn(
+                logK, setup.wa, setup.wb, alpha_pot, beta_pot, kappa_x=setup.kappa_x, kappa_y=setup.kappa_y,
+                max_iter=o.inner_max_iter, tol=o.inner_tol, active=active,
+            )
+            T_new = torch.exp(logK + alpha_pot[:, :, None] + beta_pot[:, None, :])
+        progress.accept(T_new, check=_is_check(it, o.max_iter), all_active=all_active, tol=o.tol)
+    return beta_warm
+def _linearised_log_kernel(setup: _Setup, logk_kernels: Any, T: torch.Tensor) -> torch.Tensor:
+    """``logK = -grad / epsilon = C' + gw_coef (Cx T Cy)`` at the plan ``T``,
+    into ``grad_buf`` (``-inf`` on padding)."""
+    if setup.opts.alpha > 0 and setup.structure.active:
+        st = setup.structure
+        if logk_kernels is not None:
+            logK = logk_kernels.fgw_logk(T, setup.scaled_cost, setup.gw_coef, st.wx[0], st.wy[0], st.z1,
+                                         setup.grad_buf)
+        else:
+            st.product_into(T, setup.grad_buf)
+            logK = torch.add(setup.scaled_cost, setup.grad_buf, alpha=setup.gw_coef, out=setup.grad_buf)
+    else:
+        logK = setup.grad_buf.copy_(setup.scaled_cost)
+    if setup.invalid is not None:
+        logK.masked_fill_(setup.invalid, float("-inf"))
+    return logK
+
+
+def _mirror_gradient(setup: _Setup, T: torch.Tensor) -> torch.Tensor:
+    """The gradient with the KL penalties of the unbalanced sides."""
+    o, wa, wb = setup.opts, setup.wa, setup.wb
+    full = setup.gradient(T)
+    if o.lambda_x is not None:
+        full = full + o.lambda_x * torch.log(T.sum(2) / torch.where(wa > 0, wa, torch.ones_like(wa)))[:, :, None]
+    if o.lambda_y is not None:
+        full = full + o.lambda_y * torch.log(T.sum(1) / torch.where(wb > 0, wb, torch.ones_like(wb)))[:, None, :]
+    return full
+
+
+def _mirror_step_size(setup: _Setup, full: torch.Tensor, logT: torch.Tensor) -> torch.Tensor:
+    """Per-problem step of the first iteration: ``4 / max(grad)`` for
+    ``"auto"`` (as the ASOT code, whose KL gradient ``log(m/p) + 1`` carries
+    a constant +1 per unbalanced side), capped at ``1/epsilon``, the
+    projected-gradient step: beyond it ``T^(1 - s epsilon)`` would raise
+    the plan to a negative power. A float is used as it is."""
+    o = setup.opts
+    if o.step_size != "auto":
+        return torch.full((full.shape[0],), float(o.step_size), dtype=full.dtype, device=full.device)
+    kl_shift = (o.lambda_x or 0.0) + (o.lambda_y or 0.0)
+    probe = torch.where(setup.valid, full + o.epsilon * logT + kl_shift, setup.neg_inf)
+    step = 4.0 / probe.amax((1, 2)).abs().clamp_min(torch.finfo(full.dtype).tiny)
+    return step.clamp_max(1.0 / o.epsilon)
+
+
+def _project_log_plan(setup: _Setup, logK: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """``log proj(exp(logK))``: the KL projection onto the balanced
+    marginals (a Sinkhorn solve when both are, one scaling when one is)."""
+    o = setup.opts
+    if o.balanced:
+        _, _, T_new, _, _ = scaling_sinkhorn(
+            logK, setup.wa, setup.wb, torch.zeros_like(setup.wb), max_iter=o.inner_max_iter, tol=o.inner_tol,
+            active=active,
+        )
+        logT_new = torch.where(T_new > 0, torch.log(T_new), setup.neg_inf)
+    elif o.lambda_x is None:
+        logT_new = logK + (torch.log(setup.wa) - torch.logsumexp(logK, dim=2))[:, :, None]
+    elif o.lambda_y is None:
+        logT_new = logK + (torch.log(setup.wb) - torch.logsumexp(logK, dim=1))[:, None, :]
+    else:
+        logT_new = logK
+    return torch.where(setup.valid, logT_new, setup.neg_inf)
+
+
+def _mirror_descent_loop(setup: _Setup, progress: _Progress) -> torch.Tensor:
+    """Explicit mirror descent on the entropic objective (the scheme of the
+    ASOT authors): ``T <- proj(T exp(-s grad))``, with the KL penalties of
+    unbalanced sides in the gradient. Returns the warm column potentials
+    (zeros: the projections start cold)."""
+    o = setup.opts
+    T = progress.T
+    logT = torch.where(T > 0, torch.log(T), setup.neg_inf)
+    step = None
+    for it in range(o.max_iter):
+        any_active, all_active = progress.flags()
+        if not any_active:
+            break
+        full = _mirror_gradient(setup, progress.T)
+        if step is None:
+            step = _mirror_step_size(setup, full, logT)
+        sz = step[:, None, None]
+        logK = torch.where(setup.valid, (1.0 - sz * o.epsilon) * logT - sz * full, setup.neg_inf)
+        logT_new = _project_log_plan(setup, logK, progress.active)
+        logT = torch.where(progress.active[:, None, None], logT_new, logT)
+        progress.accept(torch.exp(logT_new), check=_is_check(it, o.max_iter), all_active=all_active, tol=o.tol)
+    return torch.zeros_like(setup.wb)
+
+
+def _fixed_sides(setup: _Setup) -> tuple[bool, Any]:
+    """The balanced sides, for :func:`_marginal_error`; with a virtual
+    column, that column keeps its mass when the columns are relaxed."""
+    row_fixed, col_fixed = setup.opts.lambda_x is None, setup.opts.lambda_y is None
+    if setup.opts.virtual and setup.opts.lambda_y is not None:
+        col_fixed = torch.zeros(setup.cost.shape[2], dtype=torch.bool, device=setup.cost.device)
+        col_fixed[-1] = True
+    return row_fixed, col_fixed
+
+
+def _log_kernel_at(setup: _Setup, T: torch.Tensor) -> torch.Tensor:
+    """The linearised log kernel ``-grad / epsilon`` at the returned plan, for :func:`_polish`."""
+    if setup.opts.step_size is None:
+        if setup.opts.alpha > 0 and setup.structure.active:
+            setup.structure.product_into(T, setup.grad_buf)
+            logK = setup.grad_buf.mul_(setup.gw_coef).add_(setup.scaled_cost)
+        else:
+            logK = setup.grad_buf.copy_(setup.scaled_cost)
+    else:
+        logK = setup.gradient(T).mul_(-1.0 / setup.opts.epsilon)
+    if setup.invalid is not None:
+        logK.masked_fill_(setup.invalid, float("-inf"))
+    return logK
+
+
+def _check_marginals(setup: _Setup, progress: _Progress, beta_warm: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """Marginal errors of the returned plan, measured only for the problems
+    that stopped on the plan change (the others are not converged anyway,
+    and the normal path pays two reductions at most); those whose marginals
+    do not hold to ``marginal_tol`` are polished (:func:`_polish`) and
+    measured again. Updates ``progress.T`` and ``progress.converged``;
+    returns the errors and whether some plan was polished."""
+    tol = setup.opts.marginal_tol
+    row_fixed, col_fixed = _fixed_sides(setup)
+    err = torch.full((setup.cost.shape[0],), float("inf"), dtype=setup.cost.dtype, device=setup.cost.device)
+    polished = False
+    converged = progress.converged
+    if not bool(converged.any()):
+        return err, polished
+    T = progress.T
+    err = torch.where(converged, _marginal_error(T, setup.wa, setup.wb, row_fixed, col_fixed), err)
+    bad = converged & (err > tol)
+    if bool(bad.any()):
+        logK = _log_kernel_at(setup, T)
+        start = setup.warm_start(beta_warm) if setup.opts.balanced else None
+        T_pol = _polish(logK, setup.wa, setup.wb, start, setup.kappa_x, setup.kappa_y, bad, tol)
+        T = progress.T = torch.where(bad[:, None, None], T_pol, T)
+        polished = True
+        err = torch.where(bad, _marginal_error(T, setup.wa, setup.wb, row_fixed, col_fixed), err)
+    progress.converged = converged & (err <= tol)
+    return err, polished
+
+
+def _objective(setup: _Setup, T: torch.Tensor, z_of_plan: Any) -> torch.Tensor:
+    """The objective without entropy at the plan ``T``, in the caller's
+    cost (the shift added back). ``z_of_plan``: the numba kernels when
+    ``structure.z1`` holds ``Z = T Cy`` of this very plan, else None."""
+    o, st = setup.opts, setup.structure
+    if setup.cost_owned and o.alpha < 1.0 and o.step_size is None:
+        value = -o.epsilon * _dot(setup.scaled_cost, T)  # scaled_cost = -(1 - alpha) C / epsilon
+    else:
+        value = (1.0 - o.alpha) * _dot(setup.cost, T)
+    if setup.shift != 0.0:
+        value = value + (1.0 - o.alpha) * setup.shift * T.sum((1, 2))
+    if o.alpha > 0 and st.active:
+        if z_of_plan is not None:
+            quad = z_of_plan.band_dot(st.z1, T, st.wx[0]).to(T.dtype)
+        else:
+            quad = _dot(st.product_into(T, setup.grad_buf), T)
+        value = value + (0.5 * o.gw_factor * o.alpha * st.scale) * quad
+    if o.lambda_x is not None:
+        value = value + o.lambda_x * _kl(T.sum(2), setup.wa)
+    if o.lambda_y is not None:
+        last = -1 if o.virtual else None  # the virtual column's mass is fixed
+        value = value + o.lambda_y * _kl(T.sum(1)[:, :last], setup.wb[:, :last])
+    return value
+
+
 def fgw_solve(
     problem: Problem,
     *,
@@ -181,291 +646,45 @@ def fgw_solve(
     step_size: Any,
     convention: str,
     virtual: bool = False,
-    owned: bool = False,
+    overwrite_cost: bool = False,
     marginal_tol: float = 1e-4,
     report: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Core solver on a validated problem. Returns plan, value, n_iter, converged.
 
-    With ``owned=True`` the solver may overwrite ``problem.cost``. A problem
-    is converged when the L1 change of its plan fell below ``tol`` *and* the
-    returned plan satisfies its balanced marginals to ``marginal_tol``
-    (:func:`_marginal_error`). A problem that stopped on the plan change but
-    whose marginals do not hold gets further Sinkhorn iterations on the
-    linearised kernel at its plan (:func:`_polish`). ``report``, when given,
-    receives ``marginal_error`` (per problem), ``cost_ratio`` (the range of
-    the linear cost over ``epsilon``) and ``message``.
+    Dispatches to one outer loop per algorithm: the fused numba loop
+    (:func:`_fused_loop`, balanced VAOT priors on large CPU problems),
+    projected gradient (:func:`_projected_gradient_loop`, ``step_size=None``)
+    or mirror descent (:func:`_mirror_descent_loop`). With
+    ``overwrite_cost=True`` the solver may overwrite ``problem.cost``. A
+    problem is converged when the L1 change of its plan fell below ``tol``
+    *and* the returned plan satisfies its balanced marginals to
+    ``marginal_tol`` (:func:`_marginal_error`). A problem that stopped on the
+    plan change but whose marginals do not hold gets further Sinkhorn
+    iterations on the linearised kernel at its plan (:func:`_polish`).
+    ``report``, when given, receives ``marginal_error`` (per problem),
+    ``cost_ratio`` (the range of the linear cost over ``epsilon``) and
+    ``message``.
     """
-    C = problem.cost
-    dtype, device = C.dtype, C.device
-    # Balanced transport (at least one side balanced fixes the total mass)
-    # is invariant to a constant added to the cost: a cost far from zero
-    # (e.g. C + 1e4) is shifted by its smallest valid entry, the virtual
-    # frame's cost included, so that float32 keeps its differences.
-    cmin, cmax = cost_range(C)
-    shift = 0.0
-    if (lambda_x is None or lambda_y is None) and abs(cmin) > max(cmax - cmin, 1.0):
-        shift = cmin
-        C = C.sub_(shift) if owned else C - shift
-        owned = True
-        if problem.masked:
-            C.masked_fill_(~problem.valid, 0.0)
-        problem = Problem(C, problem.n, problem.m, problem.mask_x, problem.mask_y, problem.batched, problem.from_numpy)
-    cost_ratio = (1.0 - alpha) * (cmax - cmin) / epsilon
-    B = C.shape[0]
-    zero = torch.zeros((), dtype=dtype, device=device)
-    neg_inf = torch.tensor(float("-inf"), dtype=dtype, device=device)
-    g = _CONVENTIONS[convention]
-    wa = marginal(a, problem.mask_x, problem.n, C, "a")
-    wb = marginal(b, problem.mask_y, problem.m, C, "b")
-    if lambda_x is None and lambda_y is None:
-        wa = wa / wa.sum(1, keepdim=True)
-        wb = wb / wb.sum(1, keepdim=True)
-    masked = problem.masked
-    valid = problem.valid if masked or step_size is not None else None
-    n_struct = problem.n - 1 if virtual else problem.n
-    m_struct = problem.m - 1 if virtual else problem.m
-    structure = _Structure(prior_x, prior_y, radius, n_struct, m_struct, virtual, C.shape, dtype, device)
-
-    balanced = lambda_x is None and lambda_y is None
-    kappa_x = 1.0 if lambda_x is None else lambda_x / (lambda_x + epsilon)
-    kappa_y = 1.0 if lambda_y is None else lambda_y / (lambda_y + epsilon)
-    if virtual and lambda_y is not None:
-        # The virtual column keeps its mass (that of one frame); only the
-        # real frames of the second video are relaxed.
-        kappa_y = torch.full((1, C.shape[2]), kappa_y, dtype=dtype, device=device)
-        kappa_y[:, -1] = 1.0
-
-    G = torch.empty_like(C)
-
-    def gradient(T: torch.Tensor) -> torch.Tensor:
-        """Gradient of (1 - alpha) <C, T> + (g / 2) alpha <Cx T Cy, T>, into G."""
-        if alpha == 0.0 or not structure.active:
-            return G.copy_(C).mul_(1.0 - alpha) if alpha > 0 else G.copy_(C)
-        structure.product_into(T, G)
-        return G.mul_(g * alpha * structure.scale).add_(C, alpha=1.0 - alpha)
-
-    # Mode "projected gradient": logK = -grad / epsilon = C' + c1 * (Cx T Cy)
-    # with C' = -(1 - alpha) C / epsilon computed once.
-    if step_size is None:
-        # A cost the caller owns (built by vaot) is scaled in place: one
-        # buffer of the problem's size fewer; the value then comes from it.
-        C_scaled = C.mul_(-(1.0 - alpha) / epsilon) if owned and alpha < 1.0 else C * (-(1.0 - alpha) / epsilon)
-        c1 = -g * alpha * structure.scale / epsilon
-    invalid = ~valid if masked else None
-    # The numba kernels cover the VAOT priors on unpadded problems.
-    fused_ok = (not masked and structure.active and structure.uniform
-                and prior_x == "band" and prior_y == "complement_band")
-
-    T = wa[:, :, None] * wb[:, None, :]
-    logT = torch.where(T > 0, torch.log(T), neg_inf) if step_size is not None else None
-    T_next = torch.empty_like(T)
-    P_buf = torch.empty_like(T)
-    alpha_pot = torch.where(wa > 0, zero, neg_inf)
-    beta_pot = torch.where(wb > 0, zero, neg_inf)
-    beta_warm = torch.zeros_like(wb)
-    active = torch.ones(B, dtype=torch.bool, device=device)
-    converged = torch.zeros(B, dtype=torch.bool, device=device)
-    n_iter = torch.zeros(B, dtype=torch.long, device=device)
-    step = None
-    # One numba decision for the whole solve: ``nb_logk`` serves the VAOT
-    # priors' linearised cost; ``nb`` is the fused path of balanced problems,
-    # where the plan stays factored as (P, u, v) between outer iterations,
-    # one pass over P gives Z = T Cy for the next linearised cost, and the
-    # plan is written out only around convergence checks and at the end.
-    nb_logk = numba_backend(T, C_scaled, G, iterations=max_iter) if step_size is None and fused_ok else None
-    nb = nb_logk if balanced and alpha > 0 else None
-    if nb is not None:
-        Z = nb.complement(T, structure.z1, structure.wy[0])
-        change = torch.zeros(B, dtype=torch.float64)
-    # While every problem is active, the fused iterations run in numba
-    # calls of up to 100 iterations (no Python between them); a call hands
-    # back at the checks where a problem stops, at the end, or for an
-    # iteration whose Sinkhorn block needs the general loop (``blocked``),
-    # which the code below then does.
-    resume, blocked = 0, -1
-    for it in range(max_iter):
-        if it < resume:
-            continue
-        any_active, all_active = flags(active.any(), active.all())
-        if not any_active:
-            break
-        if nb is not None and it != blocked and inner_max_iter <= _LEAN_SINKHORN and all_active:
-            resume, status = nb.fused_iterations(
-                Z, C_scaled, G, c1, structure.wx[0], structure.wy[0], beta_warm, wa, wb, P_buf, T, active,
-                n_iter, change, it=it, max_iter=max_iter, steps=inner_max_iter, check_every=_CHECK_EVERY, tol=tol)
-            if status == 2:
-                done = active & (change <= tol)
-                converged |= done
-                active &= ~done
-            elif status == 1:
-                blocked = resume
-            if resume > it:
-                continue
-        if nb is not None:
-            # The Sinkhorn kernel and its first scaling in one pass; logK
-            # itself is written only if the Sinkhorn solve needs it.
-            beta0 = torch.where(wb > 0, beta_warm, zero)
-            prepared = nb.band_kernel(Z, C_scaled, c1, structure.wx[0], G, beta0, P_buf, wa,
-                                      kernel_cutoff(dtype), torch.finfo(dtype).tiny, write_g=False)
-            _, beta_new, fac, _, _ = scaling_sinkhorn(
-                G, wa, wb, beta0, max_iter=inner_max_iter, tol=inner_tol,
-                active=active, work=P_buf, backend=nb, lazy=True, prepared=prepared,
-                fill_logk=lambda: nb.band_logk(Z, C_scaled, c1, structure.wx[0], G),
-            )
-            beta_warm = torch.where(active[:, None] & (wb > 0), beta_new, beta_warm)
-            last = it == max_iter - 1
-            check = it % _CHECK_EVERY == _CHECK_EVERY - 1 or last
-            # The plan before a check is written too: the check measures the
-            # change of one iteration.
-            before = not last and (it % _CHECK_EVERY == _CHECK_EVERY - 2 or it == max_iter - 2)
-            P_, u_, v_ = fac
-            change = nb.materialize(P_, u_, v_, T, Z, structure.wy[0], active, with_t=check or before, with_z=True)
-            n_iter += active.long()
-            if check:
-                done = active & (change <= tol)
-                converged |= done
-                active &= ~done
-            continue
-        if step_size is None:
-            # Projected gradient with step 1/epsilon (Peyre et al., 2016):
-            # each outer iteration is an entropic OT problem with the
-            # linearised cost, solved from the previous dual potentials.
-            if alpha > 0 and structure.active:
-                if nb_logk is not None:
-                    logK = nb_logk.fgw_logk(T, C_scaled, c1, structure.wx[0], structure.wy[0], structure.z1, G)
-                else:
-                    structure.product_into(T, G)
-                    logK = torch.add(C_scaled, G, alpha=c1, out=G)
-            else:
-                logK = G.copy_(C_scaled)
-            if masked:
-                logK.masked_fill_(invalid, float("-inf"))
-            if balanced:
-                _, beta_new, T_new, _, _ = scaling_sinkhorn(
-                    logK, wa, wb, torch.where(wb > 0, beta_warm, zero),
-                    max_iter=inner_max_iter, tol=inner_tol, active=active, work=P_buf, out=T_next,
-                )
-                beta_warm = torch.where(active[:, None] & (wb > 0), beta_new, beta_warm)
-                logT_new = None
-            else:
-                alpha_pot, beta_pot, _, _ = log_sinkhorn(
-                    logK, wa, wb, alpha_pot, beta_pot, kappa_x=kappa_x, kappa_y=kappa_y,
-                    max_iter=inner_max_iter, tol=inner_tol, active=active,
-                )
-                T_new = torch.exp(logK + alpha_pot[:, :, None] + beta_pot[:, None, :])
-                logT_new = None
-        else:
-            # Explicit mirror descent on the entropic objective (the scheme of
-            # the ASOT authors): T <- proj(T exp(-s grad)), with the KL
-            # penalties of unbalanced sides in the gradient.
-            full = gradient(T)
-            if lambda_x is not None:
-                full = full + lambda_x * torch.log(T.sum(2) / torch.where(wa > 0, wa, torch.ones_like(wa)))[:, :, None]
-            if lambda_y is not None:
-                full = full + lambda_y * torch.log(T.sum(1) / torch.where(wb > 0, wb, torch.ones_like(wb)))[:, None, :]
-            if step is None:
-                if step_size == "auto":
-                    # As in the ASOT code, whose KL gradient log(m/p) + 1
-                    # carries a constant +1 per unbalanced side.
-                    shift = (lambda_x or 0.0) + (lambda_y or 0.0)
-                    probe = torch.where(valid, full + epsilon * logT + shift, neg_inf)
-                    step = 4.0 / probe.amax((1, 2)).abs().clamp_min(torch.finfo(dtype).tiny)
-                    # A step above 1/epsilon would raise T to a negative power
-                    # (T^(1 - s epsilon)); 1/epsilon is the projected-gradient step.
-                    step = step.clamp_max(1.0 / epsilon)
-                else:
-                    step = torch.full((B,), float(step_size), dtype=dtype, device=device)
-            s = step[:, None, None]
-            logK = torch.where(valid, (1.0 - s * epsilon) * logT - s * full, neg_inf)
-            if lambda_x is None and lambda_y is None:
-                ones = torch.ones_like(wb)
-                _, _, T_new, _, _ = scaling_sinkhorn(
-                    logK, wa, wb, torch.zeros_like(ones), max_iter=inner_max_iter, tol=inner_tol, active=active,
-                )
-                logT_new = torch.where(T_new > 0, torch.log(T_new), neg_inf)
-            elif lambda_x is None:
-                logT_new = logK + (torch.log(wa) - torch.logsumexp(logK, dim=2))[:, :, None]
-            elif lambda_y is None:
-                logT_new = logK + (torch.log(wb) - torch.logsumexp(logK, dim=1))[:, None, :]
-            else:
-                logT_new = logK
-            logT_new = torch.where(valid, logT_new, neg_inf)
-            T_new = torch.exp(logT_new)
-        # The L1 change of the plan is measured every few iterations (it
-        # costs three passes); problems stop only at those checks.
-        check = it % _CHECK_EVERY == _CHECK_EVERY - 1 or it == max_iter - 1
-        # ``active`` is as at the top of the iteration (the inner solves copy it).
-        if all_active and T_new is T_next:
-            # Swap buffers: T_next holds the new plan, T the old one.
-            if check:
-                T.sub_(T_new)
-                change = T.abs_().sum((1, 2))
-            T, T_next = T_new, T
-        else:
-            if check:
-                change = (T_new - T).abs().sum((1, 2))
-            T = torch.where(active[:, None, None], T_new, T)
-        if logT_new is not None:
-            logT = torch.where(active[:, None, None], logT_new, logT)
-        n_iter += active.long()
-        if check:
-            done = active & (change <= tol)
-            converged |= done
-            active &= ~done
-    # Marginals of the returned plan, measured only for the problems that
-    # stopped on the plan change (the others are not converged anyway, and
-    # the normal path pays two reductions at most).
-    row_fixed, col_fixed = lambda_x is None, lambda_y is None
-    if virtual and lambda_y is not None:
-        col_fixed = torch.zeros(C.shape[2], dtype=torch.bool, device=device)
-        col_fixed[-1] = True  # the virtual column keeps its mass
-    err = torch.full((B,), float("inf"), dtype=dtype, device=device)
-    polished = False
-    if bool(converged.any()):
-        err = torch.where(converged, _marginal_error(T, wa, wb, row_fixed, col_fixed), err)
-        bad = converged & (err > marginal_tol)
-        if bool(bad.any()):
-            if step_size is None:
-                if alpha > 0 and structure.active:
-                    structure.product_into(T, G)
-                    logK = G.mul_(c1).add_(C_scaled)
-                else:
-                    logK = G.copy_(C_scaled)
-            else:
-                logK = gradient(T).mul_(-1.0 / epsilon)
-            if masked:
-                logK.masked_fill_(invalid, float("-inf"))
-            start = torch.where(wb > 0, beta_warm, zero) if balanced else None
-            T_pol = _polish(logK, wa, wb, start, kappa_x, kappa_y, bad, marginal_tol)
-            T = torch.where(bad[:, None, None], T_pol, T)
-            polished = True  # z1 no longer holds T Cy of the returned plan
-            err = torch.where(bad, _marginal_error(T, wa, wb, row_fixed, col_fixed), err)
-        converged = converged & (err <= marginal_tol)
+    opts = _Options(alpha, radius, epsilon, prior_x, prior_y, lambda_x, lambda_y, max_iter, tol, inner_max_iter,
+                    inner_tol, step_size, convention, virtual, marginal_tol)
+    setup = _setup(problem, opts, overwrite_cost, a, b)
+    progress = _Progress(setup.wa[:, :, None] * setup.wb[:, None, :])
+    logk_kernels, fused = _numba_kernels(setup, progress.T)
+    if fused is not None:
+        beta_warm = _fused_loop(setup, fused, progress)
+    elif step_size is None:
+        beta_warm = _projected_gradient_loop(setup, logk_kernels, progress)
+    else:
+        beta_warm = _mirror_descent_loop(setup, progress)
+    err, polished = _check_marginals(setup, progress, beta_warm)
     if report is not None:
         report["marginal_error"] = err
-        report["cost_ratio"] = cost_ratio
-        report["message"] = _range_message(err, converged, marginal_tol, cost_ratio, epsilon)
-    # The objective without entropy, at the returned plan.
-    if owned and alpha < 1.0 and step_size is None:
-        value = -epsilon * _dot(C_scaled, T)  # C_scaled = -(1 - alpha) C / epsilon
-    else:
-        value = (1.0 - alpha) * _dot(C, T)
-    if shift != 0.0:
-        value = value + (1.0 - alpha) * shift * T.sum((1, 2))
-    if alpha > 0 and structure.active:
-        if nb is not None and not polished:
-            # Z = T Cy of the returned plan is in z1 (written with it).
-            quad = nb.band_dot(structure.z1, T, structure.wx[0]).to(dtype)
-        else:
-            quad = _dot(structure.product_into(T, G), T)
-        value = value + (0.5 * g * alpha * structure.scale) * quad
-    if lambda_x is not None:
-        value = value + lambda_x * _kl(T.sum(2), wa)
-    if lambda_y is not None:
-        last = -1 if virtual else None  # the virtual column's mass is fixed
-        value = value + lambda_y * _kl(T.sum(1)[:, :last], wb[:, :last])
-    return T, value, n_iter, converged
+        report["cost_ratio"] = setup.cost_ratio
+        report["message"] = _range_message(err, progress.converged, marginal_tol, setup.cost_ratio, epsilon)
+    # After a polish, z1 no longer holds T Cy of the returned plan.
+    value = _objective(setup, progress.T, fused if not polished else None)
+    return progress.T, value, progress.n_iter, progress.converged
 
 
 def check_solver_options(alpha, radius, epsilon, max_iter, tol, inner_max_iter, inner_tol, step_size, convention):

@@ -33,10 +33,14 @@ missing or ``SKALIGN_NO_NUMBA=1``.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 import torch
 from numba import njit, prange
+
+from .._numerics import kernel_cutoff
 
 _OPTS = dict(parallel=True, cache=True, nogil=True, fastmath=False)
 # Reductions may be reordered (vectorised); no other fast-math flag, so
@@ -574,35 +578,74 @@ def _scaling_stats(u, v, u_prev, Pv, a, b, out):  # pragma: no cover - compiled
         out[bb, 1] = err
 
 
+# Argument bundles of :func:`_fused_iterations` (numba takes named tuples).
+#: The linearised cost: ``Z = T Cy`` of the current plan, the scaled cost
+#: ``Cs = -(1 - alpha) C / epsilon`` and the scratch ``G`` for the log kernel.
+LinearisedCost = namedtuple("LinearisedCost", "Z Cs G")
+#: Half-widths of the band ``Cx`` and of the complement of band ``Cy``, and
+#: the coefficient ``c1`` of ``Cx Z`` in the log kernel.
+Priors = namedtuple("Priors", "wx wy c1")
+#: The Sinkhorn kernel ``P``, its row maxima ``m``, the scalings (``u``,
+#: ``v``, ``u_prev``), ``Pv``, ``Ptu`` (float64) and the per-problem
+#: statistics of :func:`_scaling_stats` (float64).
+SinkhornBuffers = namedtuple("SinkhornBuffers", "P m u v u_prev Pv Ptu stats")
+#: ``cutoff``, ``tiny`` of the dtype, ``single`` (float32 exponentials),
+#: Sinkhorn ``steps`` per outer iteration, ``nch`` row chunks.
+Numerics = namedtuple("Numerics", "cutoff tiny single steps nch")
+#: What the outer loop updates in place: the warm column potentials, the
+#: plan, the active flags, the plan changes and the iteration counts.
+OuterState = namedtuple("OuterState", "beta_warm T active change n_iter")
+#: The iterations ``it`` to ``stop`` (exclusive) of ``max_iter``, with a
+#: convergence check every ``check_every`` and its tolerance.
+Schedule = namedtuple("Schedule", "it stop max_iter check_every tol")
+
+
 @njit(cache=True, nogil=True)
-def _fused_iterations(Z, Cs, G, wx, c1, nch, beta_warm, wa, wb, P, m, u, Ptu, v, u_prev, Pv, stats,
-                      cutoff, tiny, single, steps, T, wy, active, change, n_iter, it, stop, max_iter,
-                      check_every, tol):  # pragma: no cover - compiled
-    """Outer iterations ``it, it + 1, ...`` of the fused balanced FGW loop
-    (see :func:`fused_iterations`) while every problem is active. Returns
-    ``(next_it, status)``: status 1 when iteration ``next_it`` found a
-    non-finite scaling (nothing of it is kept: ``beta_warm``, ``Z``, ``T``
+def _warm_start(beta_warm, wb, beta0):  # pragma: no cover - compiled
+    """``beta0 = beta_warm`` where ``wb > 0``, else 0."""
+    B, M = beta0.shape
+    for bb in range(B):
+        for j in range(M):
+            beta0[bb, j] = beta_warm[bb, j] if wb[bb, j] > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _absorb_columns(beta_warm, beta0, v, wb):  # pragma: no cover - compiled
+    """``beta_warm = beta0 + log(v)`` where ``wb > 0``."""
+    B, M = beta0.shape
+    for bb in range(B):
+        for j in range(M):
+            if wb[bb, j] > 0:
+                beta_warm[bb, j] = beta0[bb, j] + np.log(v[bb, j])
+
+
+@njit(cache=True, nogil=True)
+def _fused_iterations(cost, prior, wa, wb, buf, num, state, sched):  # pragma: no cover - compiled
+    """Outer iterations ``sched.it, sched.it + 1, ...`` of the fused balanced
+    FGW loop (see :func:`fused_iterations`) while every problem is active.
+    Returns ``(next_it, status)``: status 1 when iteration ``next_it`` found
+    a non-finite scaling (nothing of it is kept: ``beta_warm``, ``Z``, ``T``
     and ``n_iter`` are as before it); status 2 after the convergence check
     of iteration ``next_it - 1`` when a problem passed it (``change <=
     tol``) or that iteration was the last; status 0 when iteration
-    ``stop`` is reached first (the caller goes on from there)."""
+    ``sched.stop`` is reached first (the caller goes on from there)."""
+    Z, Cs, G = cost
+    wx, wy, c1 = prior
+    P, m, u, v, u_prev, Pv, Ptu, stats = buf
+    cutoff, tiny, single, steps, nch = num
+    beta_warm, T, active, change, n_iter = state
+    it, stop, max_iter, check_every, tol = sched
     B = P.shape[0]
-    M = P.shape[2]
     beta0 = np.empty_like(beta_warm)
     while it < stop:
-        for bb in range(B):
-            for j in range(M):
-                beta0[bb, j] = beta_warm[bb, j] if wb[bb, j] > 0 else 0.0
+        _warm_start(beta_warm, wb, beta0)
         _band_rows_kernel(Z, Cs, G, wx, c1, nch, beta0, P, m, cutoff, wa, u, Ptu, tiny, False, single)
         _steps(P, wa, wb, u, v, u_prev, Pv, Ptu, steps, tiny, nch)
         _scaling_stats(u, v, u_prev, Pv, wa, wb, stats)
         for bb in range(B):
             if stats[bb, 0] == 0.0:
                 return it, 1
-        for bb in range(B):
-            for j in range(M):
-                if wb[bb, j] > 0:
-                    beta_warm[bb, j] = beta0[bb, j] + np.log(v[bb, j])
+        _absorb_columns(beta_warm, beta0, v, wb)
         last = it == max_iter - 1
         check = it % check_every == check_every - 1 or last
         before = (not last) and (it % check_every == check_every - 2 or it == max_iter - 2)
@@ -804,14 +847,16 @@ def fused_iterations(Z: torch.Tensor, C_scaled: torch.Tensor, G: torch.Tensor, c
     Pv = torch.empty_like(u)
     Ptu = torch.empty((B, M), dtype=torch.float64)
     stats = torch.empty((B, 2), dtype=torch.float64)
-    from ._sinkhorn import kernel_cutoff
-
     out = _fused_iterations(
-        _np(Z), _np(C_scaled), _np(G), int(wx), float(c1), _chunks(Z.shape[1]), _np(beta_warm), _np(a.contiguous()),
-        _np(b.contiguous()), _np(P), _np(m), _np(u), _np(Ptu), _np(v), _np(u_prev), _np(Pv), _np(stats),
-        float(kernel_cutoff(dtype)), float(torch.finfo(dtype).tiny), dtype == torch.float32, int(steps), _np(T),
-        int(wy), active.numpy(), _np(change), n_iter.numpy(), int(it), int(min(max_iter, it + max(chunk, 1))),
-        int(max_iter), int(check_every), float(tol))
+        LinearisedCost(_np(Z), _np(C_scaled), _np(G)),
+        Priors(int(wx), int(wy), float(c1)),
+        _np(a.contiguous()), _np(b.contiguous()),
+        SinkhornBuffers(_np(P), _np(m), _np(u), _np(v), _np(u_prev), _np(Pv), _np(Ptu), _np(stats)),
+        Numerics(float(kernel_cutoff(dtype)), float(torch.finfo(dtype).tiny), dtype == torch.float32, int(steps),
+                 _chunks(Z.shape[1])),
+        OuterState(_np(beta_warm), _np(T), active.numpy(), _np(change), n_iter.numpy()),
+        Schedule(int(it), int(min(max_iter, it + max(chunk, 1))), int(max_iter), int(check_every), float(tol)),
+    )
     return int(out[0]), int(out[1])
 
 

@@ -9,27 +9,18 @@ batch gets the result it gets alone.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 
+from .._numerics import NEG_INF as _NEG_INF
+from .._numerics import kernel_cutoff
 from ..utils import small_work_on_one_thread
 from ._fast import numba_backend
 from ._validation import check_int, check_positive, cost_range, finish, flags, marginal, prepare
 
 __all__ = ["sinkhorn"]
-
-_NEG_INF = float("-inf")
-
-
-
-
-def kernel_cutoff(dtype: torch.dtype) -> float:
-    """Log of the smallest kernel entry kept, relative to its row's largest:
-    ``log(tiny) / 2``. Smaller entries become exact zeros, so that no
-    subnormal numbers (slow on CPUs) enter the products."""
-    return 0.5 * math.log(torch.finfo(dtype).tiny)
 
 
 def log_sinkhorn(
@@ -97,6 +88,191 @@ def log_sinkhorn(
     return alpha, beta, n_iter, converged
 
 
+class ScalingResult(NamedTuple):
+    """Result of a scaling-form Sinkhorn solve: log potentials, the plan
+    (a tensor, or :class:`FactoredPlan` from :func:`scaling_sinkhorn_factors`),
+    iterations and convergence flags per problem."""
+
+    alpha: torch.Tensor
+    beta: torch.Tensor
+    plan: Any
+    n_iter: torch.Tensor
+    converged: torch.Tensor
+
+
+class FactoredPlan(NamedTuple):
+    """A plan kept as its factors: ``plan = P * u[:, :, None] * v[:, None, :]``."""
+
+    P: torch.Tensor
+    u: torch.Tensor
+    v: torch.Tensor
+
+
+class _ScalingState:
+    """Kernel ``P = exp(logK + beta - m)`` of a scaling-form Sinkhorn solve
+    with its scalings ``u``, ``v``; ``kernels`` is the numba kernels module or
+    None for torch. ``ptu`` caches ``P^T u`` of the current ``u`` (numba)."""
+
+    def __init__(self, logK, a, b, beta, kernels):
+        self.logK, self.a, self.b, self.beta, self.kernels = logK, a, b, beta, kernels
+        self.dtype, self.device = logK.dtype, logK.device
+        self.zero = torch.zeros((), dtype=self.dtype, device=self.device)
+        self.neg_inf = torch.tensor(_NEG_INF, dtype=self.dtype, device=self.device)
+        self.tiny = torch.finfo(self.dtype).tiny
+        self.cutoff = kernel_cutoff(self.dtype)
+        self.valid_x, self.valid_y = a > 0, b > 0
+        self.ptu = None
+
+    def kernel(self, beta: torch.Tensor, buf: torch.Tensor | None):
+        """``(m, P, u)``: the kernel for ``beta`` (into ``buf`` when given), its
+        row maxima ``m`` and first row scaling ``u = a / rowsum(P)``. Entries
+        below ``exp(cutoff)`` relative to their row's largest become exact
+        zeros: no subnormal numbers (slow on CPUs) in the products."""
+        if self.kernels is not None and buf is not None:
+            mx, u, self.ptu = self.kernels.rebuild(self.logK, beta, self.a, buf, self.cutoff, self.tiny)
+            return mx, buf, u
+        self.ptu = None
+        logK = self.logK
+        E = torch.add(logK, beta[:, None, :], out=buf) if buf is not None else logK + beta[:, None, :]
+        mx = E.amax(dim=2)
+        mx = torch.where(torch.isfinite(mx), mx, self.zero)
+        P = torch.nn.functional.threshold_(E.sub_(mx[:, :, None]), self.cutoff, _NEG_INF).exp_()
+        return mx, P, self.a / P.sum(2).clamp_min(self.tiny)
+
+    def start(self, work, prepared) -> None:
+        """The kernel and scalings to iterate from: ``prepared`` ``(m, u,
+        P^T u)`` with the kernel in ``work`` (numba), or built here."""
+        if prepared is not None and self.kernels is not None:
+            self.m, self.u, self.ptu = prepared
+            self.P = work
+        else:
+            self.m, self.P, self.u = self.kernel(self.beta, work)
+        self.v = self.valid_y.to(self.dtype)
+        self.save()
+
+    def save(self) -> None:
+        """Remember the state of a passed check, to return to on overflow."""
+        self.good = (self.beta.clone(), self.u.clone(), self.v.clone())
+
+    def iterate(self, steps: int, act: torch.Tensor, all_active: bool):
+        """``steps`` iterations ``v = b / P^T u``, ``u = a / P v`` on the
+        active problems. Returns ``(u_prev, Pv)`` of the last iteration."""
+        if self.kernels is not None and all_active:
+            self.u, self.v, u_prev, Pv, self.ptu = self.kernels.sinkhorn_steps(self.P, self.a, self.b, self.u,
+                                                                           self.ptu, steps, self.tiny)
+            return u_prev, Pv
+        self.ptu = None
+        u_prev, Pv, P, u, v = self.u, None, self.P, self.u, self.v
+        for _ in range(steps):
+            Ptu = torch.bmm(P.transpose(1, 2), u[:, :, None])[:, :, 0]
+            v_new = self.b / Ptu.clamp_min(self.tiny)
+            Pv = torch.bmm(P, v_new[:, :, None])[:, :, 0]
+            u_prev = u
+            u_new = self.a / Pv.clamp_min(self.tiny)
+            if all_active:
+                u, v = u_new, v_new
+            else:
+                u = torch.where(act[:, None], u_new, u)
+                v = torch.where(act[:, None], v_new, v)
+        self.u, self.v = u, v
+        return u_prev, Pv
+
+    def scalings(self):
+        """``u`` and ``v`` with 1 on the empty rows and columns."""
+        su = torch.where(self.valid_x, self.u, torch.ones_like(self.u))
+        sv = torch.where(self.valid_y, self.v, torch.ones_like(self.v))
+        return su, sv
+
+    def restore(self, bad: torch.Tensor, act: torch.Tensor) -> None:
+        """Send the ``bad`` problems back to the last checked state, then one
+        log-domain step, which restores finite potentials."""
+        beta_g, u_g, v_g = self.good
+        a, b, logK, valid_x, valid_y = self.a, self.b, self.logK, self.valid_x, self.valid_y
+        beta_c = torch.where(valid_y, beta_g + torch.log(torch.where(valid_y, v_g, torch.ones_like(v_g))),
+                             self.neg_inf)
+        alpha_l = torch.where(valid_x, torch.log(a) - torch.logsumexp(logK + beta_c[:, None, :], dim=2), self.neg_inf)
+        beta_l = torch.log(b) - torch.logsumexp(logK + alpha_l[:, :, None], dim=1)
+        self.beta = torch.where(bad[:, None] & valid_y, beta_l, torch.where(act[:, None], self.beta, self.beta))
+        self.u = torch.where(bad[:, None], u_g, self.u)
+        self.ptu = None
+        self.v = torch.where(bad[:, None], v_g, self.v)
+
+    def absorb(self, drift: torch.Tensor, all_drift: bool, sv: torch.Tensor | None) -> None:
+        """Absorb the column scalings ``sv`` (when given) of the ``drift``
+        problems into ``beta`` and rebuild their kernel; the others keep
+        their kernel and scalings."""
+        valid_y = self.valid_y
+        if sv is not None:
+            self.beta = torch.where(drift[:, None] & valid_y, self.beta + torch.log(sv), self.beta)
+        if all_drift:
+            self.m, self.P, self.u = self.kernel(self.beta, self.P)
+            self.v = valid_y.to(self.dtype)
+            return
+        m2, P2, u2 = self.kernel(self.beta, None)
+        self.ptu = None
+        self.m = torch.where(drift[:, None], m2, self.m)
+        self.P = torch.where(drift[:, None, None], P2, self.P)
+        self.u = torch.where(drift[:, None], u2, self.u)
+        self.v = torch.where(drift[:, None], valid_y.to(self.dtype), self.v)
+
+    def potentials(self):
+        """``(alpha, beta)``: the log potentials of the current plan."""
+        alpha = torch.where(self.valid_x, torch.log(self.u) - self.m, self.neg_inf)
+        v = torch.where(self.valid_y, self.v, torch.ones_like(self.v))
+        return alpha, torch.where(self.valid_y, self.beta + torch.log(v), self.neg_inf)
+
+
+def _scaling_loop(state: _ScalingState, *, max_iter: int, tol: float, active: torch.Tensor, bound: float,
+                  check_every: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The iterations of :func:`scaling_sinkhorn` in blocks of
+    ``check_every``, each followed by a check: scalings finite (else back
+    to the last checked state), within ``[1/bound, bound]`` (else absorbed),
+    converged (the row error of the plan ``u_prev P v``, whose column
+    marginals are exact). Returns ``n_iter, converged``."""
+    B = state.logK.shape[0]
+    n_iter = torch.zeros(B, dtype=torch.long, device=state.device)
+    converged = torch.zeros(B, dtype=torch.bool, device=state.device)
+    act = active.clone()
+    it = 0
+    while it < max_iter:
+        any_active, all_active = flags(act.any(), act.all())
+        if not any_active:
+            break
+        steps = min(check_every, max_iter - it)
+        u_prev, Pv = state.iterate(steps, act, all_active)
+        it += steps
+        n_iter += steps * act.long()
+        su, sv = state.scalings()
+        finite = torch.isfinite(su).all(1) & torch.isfinite(sv).all(1) & (su > 0).all(1) & (sv > 0).all(1)
+        bad = act & ~finite
+        any_bad = bool(bad.any())
+        if any_bad:
+            state.restore(bad, act)
+            drift = bad
+        else:
+            err = torch.where(state.valid_x, (u_prev * Pv - state.a).abs(), state.zero).sum(1)
+            done = act & (err <= tol)
+            converged |= done
+            act &= ~done
+            drift = act & ((su.amax(1) > bound) | (su.amin(1) < 1 / bound)
+                           | (sv.amax(1) > bound) | (sv.amin(1) < 1 / bound))
+        drift_any, drift_all = flags(drift.any(), drift.all())
+        if drift_any and it < max_iter:
+            state.absorb(drift, drift_all, None if any_bad else sv)
+        state.save()
+    return n_iter, converged
+
+
+def _kernels_for(logK, a, b, beta, work, backend):
+    """The numba kernels module for a solve, or None: none without a
+    contiguous ``work`` buffer; ``"auto"`` decides from the sizes."""
+    if work is None or not work.is_contiguous():
+        return None
+    if backend == "auto":
+        return numba_backend(logK, a, b, beta)
+    return backend
+
+
 def scaling_sinkhorn(
     logK: torch.Tensor,
     a: torch.Tensor,
@@ -111,10 +287,7 @@ def scaling_sinkhorn(
     work: torch.Tensor | None = None,
     out: torch.Tensor | None = None,
     backend: Any = "auto",
-    lazy: bool = False,
-    prepared: tuple | None = None,
-    fill_logk: Any = None,
-) -> tuple[torch.Tensor, torch.Tensor, Any, torch.Tensor, torch.Tensor]:
+) -> ScalingResult:
     """Balanced Sinkhorn in scaling form with absorption into log potentials.
 
     One exponential pass builds ``P = exp(logK + beta - rowmax)`` (entries in
@@ -125,154 +298,95 @@ def scaling_sinkhorn(
     scalings checked: a scaling outside ``[1/bound, bound]`` is absorbed into
     the potentials and ``P`` rebuilt; a non-finite one sends the problem back
     to its last checked state, where one log-domain step restores finite
-    potentials. This keeps plans finite at small ``epsilon`` in float32.
+    potentials. This keeps plans finite at small ``epsilon`` in float32
+    (Schmitzer, 2019).
 
     ``work`` and ``out`` are optional buffers shaped like ``logK`` for the
     kernel and the plan (``logK`` itself is never modified). A problem whose
     ``active`` flag is False is left untouched. ``backend`` is the numba
     kernels module to use (or None for torch); ``"auto"`` decides from the
-    sizes. With ``lazy=True`` and the numba kernels, the plan is returned as
-    its factors ``(P, u, v)``, ``plan = P * u[:, :, None] * v[:, None, :]``,
-    for the caller to build in a pass it makes anyway. ``prepared`` (numba
-    kernels only) is ``(m, u, Ptu)`` when ``work`` already holds the kernel
-    ``exp(logK + beta - m)``, thresholded, with ``u = a / rowsum`` and
-    ``Ptu = P^T u``: the caller built them in a pass it made anyway. Then
-    ``logK`` may be left unwritten, with ``fill_logk()`` writing it, called
-    only if the general loop is needed.
+    sizes (numba needs ``work``).
 
-    Returns ``alpha, beta, plan, n_iter, converged``.
+    Returns a :class:`ScalingResult` ``(alpha, beta, plan, n_iter,
+    converged)``, the plan a tensor.
     """
-    B = logK.shape[0]
-    dtype, device = logK.dtype, logK.device
-    zero = torch.zeros((), dtype=dtype, device=device)
-    neg_inf = torch.tensor(_NEG_INF, dtype=dtype, device=device)
-    tiny = torch.finfo(dtype).tiny
-    valid_x, valid_y = a > 0, b > 0
-    n_iter = torch.zeros(B, dtype=torch.long, device=device)
-    converged = torch.zeros(B, dtype=torch.bool, device=device)
-    act = active.clone()
-    cutoff = kernel_cutoff(dtype)
-
-    if work is None or not work.is_contiguous():
-        nb = None
-    elif backend == "auto":
-        nb = numba_backend(logK, a, b, beta)
-    else:
-        nb = backend
-    ptu = None  # P^T u of the current u (numba path), when known
-
-    def rebuild(beta_: torch.Tensor, buf: torch.Tensor | None):
-        nonlocal ptu
-        if nb is not None and buf is not None:
-            mx, u_, ptu = nb.rebuild(logK, beta_, a, buf, cutoff, tiny)
-            return mx, buf, u_
-        ptu = None
-        E = torch.add(logK, beta_[:, None, :], out=buf) if buf is not None else logK + beta_[:, None, :]
-        mx = E.amax(dim=2)
-        mx = torch.where(torch.isfinite(mx), mx, zero)
-        # Entries below exp(cutoff) relative to their row's largest become
-        # exact zeros: no subnormal numbers (slow on CPUs) in the products.
-        P_ = torch.nn.functional.threshold_(E.sub_(mx[:, :, None]), cutoff, _NEG_INF).exp_()
-        u_ = a / P_.sum(2).clamp_min(tiny)
-        return mx, P_, u_
-
-    if prepared is not None and nb is not None and lazy and max_iter <= check_every and bool(act.all()):
-        # The common case of the FGW solver's inner loop, in two kernel
-        # calls: a solve of one block of iterations, after which the general
-        # loop below would not absorb (it absorbs only between blocks).
-        m, u, ptu = prepared
-        u, v, stats = nb.sinkhorn_block(work, a, b, u, ptu, max_iter, tiny)
-        if bool((stats[:, 0] > 0).all()):
-            alpha = torch.where(valid_x, torch.log(u) - m, neg_inf)
-            beta_out = torch.where(valid_y, beta + torch.log(v), neg_inf)
-            n_iter = torch.full((B,), max_iter, dtype=torch.long, device=device)
-            done = (stats[:, 1] <= tol).to(device)
-            return alpha, beta_out, (work, u, v), n_iter, done
-        prepared = None  # rebuild from logK and take the general path
-    if fill_logk is not None:
-        fill_logk()  # the general loop may rebuild the kernel from logK
-    if prepared is not None and nb is not None:
-        m, u, ptu = prepared
-        P = work
-    else:
-        m, P, u = rebuild(beta, work)
-    v = valid_y.to(dtype)
-    good = (beta.clone(), u.clone(), v.clone())
-    it = 0
-    while it < max_iter:
-        any_active, all_active = flags(act.any(), act.all())
-        if not any_active:
-            break
-        steps = min(check_every, max_iter - it)
-        u_prev = u
-        if nb is not None and all_active:
-            u, v, u_prev, Pv, ptu = nb.sinkhorn_steps(P, a, b, u, ptu, steps, tiny)
-        else:
-            ptu = None
-        for _ in range(steps if nb is None or not all_active else 0):
-            Ptu = torch.bmm(P.transpose(1, 2), u[:, :, None])[:, :, 0]
-            v_new = b / Ptu.clamp_min(tiny)
-            Pv = torch.bmm(P, v_new[:, :, None])[:, :, 0]
-            u_prev = u
-            u_new = a / Pv.clamp_min(tiny)
-            if all_active:
-                u, v = u_new, v_new
-            else:
-                u = torch.where(act[:, None], u_new, u)
-                v = torch.where(act[:, None], v_new, v)
-        it += steps
-        n_iter += steps * act.long()
-        # Check: finite, within bounds, converged (error of the plan
-        # u_prev * P * v, whose column marginals are exact).
-        su = torch.where(valid_x, u, torch.ones_like(u))
-        sv = torch.where(valid_y, v, torch.ones_like(v))
-        finite = torch.isfinite(su).all(1) & torch.isfinite(sv).all(1) & (su > 0).all(1) & (sv > 0).all(1)
-        bad = act & ~finite
-        any_bad = bool(bad.any())
-        if any_bad:
-            # Back to the last checked state, then one log-domain step.
-            beta_g, u_g, v_g = good
-            beta_c = torch.where(valid_y, beta_g + torch.log(torch.where(valid_y, v_g, torch.ones_like(v_g))), neg_inf)
-            alpha_l = torch.where(valid_x, torch.log(a) - torch.logsumexp(logK + beta_c[:, None, :], dim=2), neg_inf)
-            beta_l = torch.log(b) - torch.logsumexp(logK + alpha_l[:, :, None], dim=1)
-            beta = torch.where(bad[:, None] & valid_y, beta_l, torch.where(act[:, None], beta, beta))
-            u = torch.where(bad[:, None], u_g, u)
-            ptu = None
-            v = torch.where(bad[:, None], v_g, v)
-            drift = bad
-        else:
-            err = torch.where(valid_x, (u_prev * Pv - a).abs(), zero).sum(1)
-            done = act & (err <= tol)
-            converged |= done
-            act &= ~done
-            drift = act & ((su.amax(1) > bound) | (su.amin(1) < 1 / bound) | (sv.amax(1) > bound) | (sv.amin(1) < 1 / bound))
-        drift_any, drift_all = flags(drift.any(), drift.all())
-        if drift_any and it < max_iter:
-            # Absorb the column scalings into beta and rebuild P for these
-            # problems; the others keep their kernel and scalings.
-            if not any_bad:
-                beta = torch.where(drift[:, None] & valid_y, beta + torch.log(sv), beta)
-            if drift_all:
-                m, P, u = rebuild(beta, P)
-                v = valid_y.to(dtype)
-            else:
-                m2, P2, u2 = rebuild(beta, None)
-                ptu = None
-                m = torch.where(drift[:, None], m2, m)
-                P = torch.where(drift[:, None, None], P2, P)
-                u = torch.where(drift[:, None], u2, u)
-                v = torch.where(drift[:, None], valid_y.to(dtype), v)
-        good = (beta.clone(), u.clone(), v.clone())
-    alpha = torch.where(valid_x, torch.log(u) - m, neg_inf)
-    beta_out = torch.where(valid_y, beta + torch.log(torch.where(valid_y, v, torch.ones_like(v))), neg_inf)
-    if nb is not None and lazy:
-        plan = (P, u.contiguous(), v.contiguous())
-    elif nb is not None and out is not None and out.is_contiguous():
-        plan = nb.scale_plan(P, u, v, out)
+    kernels = _kernels_for(logK, a, b, beta, work, backend)
+    state = _ScalingState(logK, a, b, beta, kernels)
+    state.start(work, None)
+    n_iter, converged = _scaling_loop(state, max_iter=max_iter, tol=tol, active=active, bound=bound,
+                                      check_every=check_every)
+    alpha, beta_out = state.potentials()
+    P, u, v = state.P, state.u, state.v
+    if kernels is not None and out is not None and out.is_contiguous():
+        plan = kernels.scale_plan(P, u, v, out)
     else:
         plan = torch.mul(P, u[:, :, None], out=out) if out is not None else P * u[:, :, None]
         plan.mul_(v[:, None, :])
-    return alpha, beta_out, plan, n_iter, converged
+    return ScalingResult(alpha, beta_out, plan, n_iter, converged)
+
+
+def scaling_sinkhorn_factors(
+    logK: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    beta: torch.Tensor,
+    *,
+    max_iter: int,
+    tol: float,
+    active: torch.Tensor,
+    work: torch.Tensor,
+    backend: Any,
+    prepared: tuple | None = None,
+    fill_logk: Callable[[], Any] | None = None,
+    bound: float = 1e12,
+    check_every: int = 10,
+) -> ScalingResult:
+    """:func:`scaling_sinkhorn` returning the plan as its factors
+    (:class:`FactoredPlan`), for the caller to build it in a pass it makes
+    anyway.
+
+    ``prepared`` (numba kernels only) is ``(m, u, Ptu)`` when ``work``
+    already holds the kernel ``exp(logK + beta - m)``, thresholded, with
+    ``u = a / rowsum`` and ``Ptu = P^T u``: the caller built them in a pass
+    it made anyway. Then ``logK`` may be left unwritten, with
+    ``fill_logk()`` writing it, called only if the general loop is needed.
+    A solve of one block of iterations on every problem (the common case of
+    the FGW solver's inner loop) runs in two kernel calls
+    (:func:`_one_block`).
+    """
+    kernels = _kernels_for(logK, a, b, beta, work, backend)
+    if prepared is not None and kernels is not None and max_iter <= check_every and bool(active.all()):
+        result = _one_block(kernels, work, a, b, beta, prepared, max_iter, tol)
+        if result is not None:
+            return result
+        prepared = None  # rebuild from logK and take the general path
+    if fill_logk is not None:
+        fill_logk()  # the general loop may rebuild the kernel from logK
+    state = _ScalingState(logK, a, b, beta, kernels)
+    state.start(work, prepared)
+    n_iter, converged = _scaling_loop(state, max_iter=max_iter, tol=tol, active=active, bound=bound,
+                                      check_every=check_every)
+    alpha, beta_out = state.potentials()
+    plan = FactoredPlan(state.P, state.u.contiguous(), state.v.contiguous())
+    return ScalingResult(alpha, beta_out, plan, n_iter, converged)
+
+
+def _one_block(kernels, work, a, b, beta, prepared, steps, tol) -> ScalingResult | None:
+    """``steps`` iterations on every problem from the ``prepared`` kernel in
+    ``work``, in two kernel calls, after which the general loop would not
+    absorb (it absorbs only between blocks). None when a scaling is not
+    finite (the caller then takes the general loop)."""
+    B, device = work.shape[0], work.device
+    m, u, ptu = prepared
+    u, v, stats = kernels.sinkhorn_block(work, a, b, u, ptu, steps, torch.finfo(work.dtype).tiny)
+    if not bool((stats[:, 0] > 0).all()):
+        return None
+    neg_inf = torch.tensor(_NEG_INF, dtype=work.dtype, device=device)
+    alpha = torch.where(a > 0, torch.log(u) - m, neg_inf)
+    beta_out = torch.where(b > 0, beta + torch.log(v), neg_inf)
+    n_iter = torch.full((B,), steps, dtype=torch.long, device=device)
+    done = (stats[:, 1] <= tol).to(device)
+    return ScalingResult(alpha, beta_out, FactoredPlan(work, u, v), n_iter, done)
 
 
 @small_work_on_one_thread

@@ -222,11 +222,11 @@ def vaot(
         marginal_tol=marginal_tol, report={},
     )
     if virtual == "cost":
-        plan, value, n_iter, converged = fgw_solve(_augment(problem, zeta, float(rho)), virtual=True, owned=True,
-                                                   **solve)
+        plan, value, n_iter, converged = fgw_solve(_augment(problem, zeta, float(rho)), virtual=True,
+                                                   overwrite_cost=True, **solve)
     else:
         # With rho > 0 the cost C + rho R is a new tensor, ours to overwrite.
-        plan, value, n_iter, converged = fgw_solve(_with_prior(problem, float(rho)), owned=rho > 0, **solve)
+        plan, value, n_iter, converged = fgw_solve(_with_prior(problem, float(rho)), overwrite_cost=rho > 0, **solve)
         if virtual == "threshold":
             plan = _threshold_plan(plan, float(zeta))
     return finish(problem, plan, value, n_iter, converged, message=solve["report"].get("message", ""))

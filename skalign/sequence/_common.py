@@ -9,33 +9,20 @@ import numpy as np
 import torch
 
 from .._array import as_float_tensor, prefix_mask
-
-_UNSET: Any = object()
-_nb: Any = _UNSET  # the compiled kernels module, None without numba; loaded on first use
+from .._backend import SEQUENCE_KERNELS, load_kernels
+from .._backend import resolve_backend as _resolve
 
 
 def numba_kernels() -> Any:
     """The numba kernels module, or ``None`` when numba is not installed.
 
     numba is optional and imported on first use only, so that importing
-    skalign does not pay for it.
+    skalign does not pay for it (:func:`skalign._backend.load_kernels`).
     """
-    global _nb
-    if _nb is _UNSET:
-        try:
-            from . import _kernels_numba as module
-        except ImportError:
-            module = None
-        _nb = module
-        if module is not None:
-            from ..utils import follow_limit
+    return load_kernels(SEQUENCE_KERNELS)
 
-            follow_limit()
-    return _nb
 
 __all__ = ["DPResult"]
-
-_BACKENDS = ("auto", "numba", "torch")
 
 
 @dataclass(frozen=True)
@@ -108,23 +95,9 @@ def check_gamma(gamma: Any, name: str = "gamma") -> float:
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
-    """Pick the kernel family: compiled numba on CPU when available, else torch."""
-    if backend not in _BACKENDS:
-        raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}.")
-    if backend == "auto":
-        return "numba" if (device.type == "cpu" and numba_kernels() is not None) else "torch"
-    if backend == "numba":
-        if numba_kernels() is None:
-            raise ImportError(
-                "backend='numba' needs the optional dependency numba "
-                "(pip install numba); use backend='torch' or 'auto' without it."
-            )
-        if device.type != "cpu":
-            raise ValueError(
-                f"backend='numba' runs on CPU tensors only, got a tensor on {device}; "
-                "use backend='torch' or 'auto'."
-            )
-    return backend
+    """Pick the kernel family: compiled numba on CPU when available, else torch
+    (the shared policy of :func:`skalign._backend.resolve_backend`)."""
+    return _resolve(backend, device, SEQUENCE_KERNELS)
 
 
 def prepare(matrix: Any, mask_x: Any, mask_y: Any, name: str) -> Problem:

@@ -38,7 +38,9 @@ def dtw(cost: Any, *, mask_x: Any = None, mask_y: Any = None, backend: str = "au
     backend : {"auto", "numba", "torch"}, default="auto"
         ``"numba"``: compiled CPU loops (needs the optional numba package);
         ``"torch"``: vectorised anti-diagonal recursion, any device;
-        ``"auto"``: numba for CPU tensors when installed, torch otherwise.
+        ``"auto"``: numba for CPU tensors when installed and
+        ``SKALIGN_NO_NUMBA`` is unset, torch otherwise (the policy shared
+        with :mod:`skalign.ot`, see ``skalign._backend``).
 
     Returns
     -------

@@ -12,7 +12,8 @@ import pytest
 import torch
 from tslearn.metrics import SoftDTW
 
-from skalign.sequence import _common, dtw, expected_alignment, smith_waterman, smooth_dtw, soft_dtw
+from skalign import _backend
+from skalign.sequence import dtw, expected_alignment, smith_waterman, smooth_dtw, soft_dtw
 from skalign.sequence._common import resolve_backend
 
 HAS_NUMBA = importlib.util.find_spec("numba") is not None
@@ -48,7 +49,7 @@ def test_numba_and_torch_agree_values_and_gradients():
 
 
 def test_auto_picks_torch_without_numba(monkeypatch):
-    monkeypatch.setattr(_common, "_nb", None)
+    monkeypatch.setitem(_backend._loaded, _backend.SEQUENCE_KERNELS, None)
     assert resolve_backend("auto", torch.device("cpu")) == "torch"
     with pytest.raises(ImportError, match="numba"):
         soft_dtw(np.ones((2, 2)), backend="numba")
