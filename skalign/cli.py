@@ -82,6 +82,51 @@ def _cli_logging(quiet: bool) -> Iterator[logging.Logger]:
         logger.propagate = old[1]
 
 
+class _Interrupt:
+    """Ctrl-C, remembered: the handler raises KeyboardInterrupt as Python's
+    does, and training also checks the flag after every step
+    (:meth:`callback`), so an interrupt that lands where Python cannot raise
+    it (a finalizer, a C callback) still ends the command at the next step."""
+
+    def __init__(self) -> None:
+        self.hit = False
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self.hit = True
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def catching(self) -> Iterator[None]:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers belong to the main thread
+            return
+        self.hit = False
+        previous = signal.signal(signal.SIGINT, self._handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def callback(self):  # type: ignore[no-untyped-def]
+        """An engine callback that ends training at the first step after Ctrl-C."""
+        from skalign.engine import Callback
+
+        flag = self
+
+        class _StopOnInterrupt(Callback):
+            def on_batch_end(self, trainer, **kwargs):  # type: ignore[no-untyped-def]
+                if flag.hit:
+                    raise KeyboardInterrupt
+
+        return _StopOnInterrupt()
+
+
+_INTERRUPT = _Interrupt()
+
+
 def _verbosity(args: argparse.Namespace) -> int:
     """The estimators' ``verbose``: 0 with --quiet, 2 with -v, else 1 (a line per epoch)."""
     if getattr(args, "quiet", False):
@@ -386,7 +431,8 @@ def _fit(args: argparse.Namespace) -> int:
     common = dict(max_epochs=args.epochs, device=args.device, random_state=args.seed,
                   verbose=_verbosity(args), encoder=args.encoder,
                   features="auto" if features is None else features,
-                  checkpoint=None if checkpoint is None else str(checkpoint))
+                  checkpoint=None if checkpoint is None else str(checkpoint),
+                  callbacks=[_INTERRUPT.callback()])
     if args.segment is not None:
         model = ActionSegmenter(n_actions=args.segment, **common)
         kind = f"ActionSegmenter, {args.segment} actions"
@@ -673,7 +719,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with _cli_logging(quiet=getattr(args, "quiet", False)):
+        with _cli_logging(quiet=getattr(args, "quiet", False)), _INTERRUPT.catching():
             return args.func(args)
     except (CommandError, ValueError, OSError, NotImplementedError) as exc:
         if args.debug:
