@@ -55,3 +55,16 @@ def test_auto_step_is_capped_at_one_over_epsilon():
     res = asot(C, alpha=0.0, epsilon=0.5, lambda_actions=None, inner_max_iter=1000, inner_tol=1e-13)
     ref = sinkhorn(C, epsilon=0.5, tol=1e-13)
     np.testing.assert_allclose(res.plan, ref.plan, atol=1e-12)
+
+
+@pytest.mark.parametrize("step_size", ["auto", None, 0.5])
+def test_value_is_the_objective_at_the_plan(step_size):
+    # alpha=0: the objective is <C, T> + lambda_actions KL(T'1 | 1/K), with the
+    # generalised KL sum m log(m / p) - m + p, computed here by hand.
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(0.0, 1.0, (30, 4))
+    res = asot(cost, alpha=0.0, lambda_actions=0.1, step_size=step_size)
+    T = np.asarray(res.plan, dtype=np.float64)
+    m, p = T.sum(0), np.full(4, 1 / 4)
+    want = (cost * T).sum() + 0.1 * (m * np.log(m / p) - m + p).sum()
+    assert float(res.value) == pytest.approx(want, rel=1e-5, abs=1e-7)
