@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from .._array import as_float_tensor, prefix_mask
+from .._validation import check_number
 from ._result import OTResult
 
 
@@ -88,33 +88,23 @@ def _all_finite(t: torch.Tensor) -> bool:
 
 
 def check_positive(value: float, name: str) -> float:
-    if not (isinstance(value, (int, float, np.floating, np.integer)) and np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
-    return float(value)
+    return check_number(value, name, low=0, low_open=True)
 
 
 def check_radius(radius: float) -> float:
-    if not (isinstance(radius, (int, float, np.floating, np.integer)) and 0 < radius <= 1):
-        raise ValueError(f"radius must lie in (0, 1], got {radius!r}.")
-    return float(radius)
+    return check_number(radius, "radius", low=0, high=1, low_open=True)
 
 
 def check_alpha(alpha: float) -> float:
-    if not (isinstance(alpha, (int, float, np.floating, np.integer)) and 0 <= alpha <= 1):
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}.")
-    return float(alpha)
+    return check_number(alpha, "alpha", low=0, high=1)
 
 
 def check_lambda(lam: float | None, name: str) -> float | None:
-    if lam is None:
-        return None
-    return check_positive(lam, name)
+    return None if lam is None else check_positive(lam, name)
 
 
 def check_int(value: int, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return check_number(value, name, low=minimum, integer=True)
 
 
 def marginal(weights: Any, mask: torch.Tensor, lengths: torch.Tensor, like: torch.Tensor, name: str) -> torch.Tensor:
