@@ -442,6 +442,10 @@ def _projected_gradient_loop(setup: _Setup, logk_kernels: Any, progress: _Progre
     alpha_pot = torch.where(setup.wa > 0, setup.zero, setup.neg_inf)
     beta_pot = torch.where(setup.wb > 0, setup.zero, setup.neg_inf)
     beta_warm = torch.zeros_like(setup.wb)
+    # The numba Sinkhorn kernels take the real frames of a padded problem to
+    # be a prefix; a padded VAOT problem has its virtual frame after the
+    # padding (last), where they gave NaN plans in float32: torch then.
+    sinkhorn_backend = None if (o.virtual and setup.problem.masked) else "auto"
     for it in range(o.max_iter):
         any_active, all_active = progress.flags()
         if not any_active:
@@ -451,7 +455,7 @@ def _projected_gradient_loop(setup: _Setup, logk_kernels: Any, progress: _Progre
         if o.balanced:
             _, beta_new, T_new, _, _ = scaling_sinkhorn(
                 logK, setup.wa, setup.wb, setup.warm_start(beta_warm), max_iter=o.inner_max_iter, tol=o.inner_tol,
-                active=active, work=progress.work, out=progress.spare,
+                active=active, work=progress.work, out=progress.spare, backend=sinkhorn_backend,
             )
             beta_warm = torch.where(active[:, None] & (setup.wb > 0), beta_new, beta_warm)
         else:

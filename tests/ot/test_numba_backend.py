@@ -432,3 +432,19 @@ def test_unbalanced_vaot_priors_equal_torch(lambdas, monkeypatch):
     got = structured_fgw(cost, **kw)
     assert (got.plan - ref.plan).abs().max() <= 1e-12 * ref.plan.abs().max()
     assert got.value.item() == pytest.approx(ref.value.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_padded_vaot_batch_with_the_virtual_frame_matches_torch(dtype, monkeypatch):
+    # The virtual frame of a padded problem sits after its padding; the
+    # numba Sinkhorn kernels gave a NaN plan for it in float32.
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(0, 1, (2, 40, 36)).astype(dtype)
+    mx = np.ones((2, 40), bool)
+    my = np.ones((2, 36), bool)
+    mx[1, 25:] = False
+    my[1, 20:] = False
+    got = _plan(cost, "numba", monkeypatch, epsilon=0.07, mask_x=mx, mask_y=my)
+    want = _plan(cost, "torch", monkeypatch, epsilon=0.07, mask_x=mx, mask_y=my)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, atol=1e-6 if dtype == np.float32 else 1e-12)
