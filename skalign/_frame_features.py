@@ -414,15 +414,10 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
                     return np.load(cache, allow_pickle=False), True
                 except (OSError, ValueError):
                     pass  # a damaged cache entry is extracted again
-            try:
-                batches = iter_frames(path, size=self.size, batch_size=self._batch(), **decode)
-                feats = self._run(batches)
-            except ValueError as err:
-                raise ValueError(f"{label}: {err}") from err
+            feats = self._extract_file(label, path, decode)
             if cache is not None:
                 cache.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
-                    np.save(fh, feats, allow_pickle=False)
+                _save_npy(cache, feats)
             return feats, False
         arr = video.detach().cpu().numpy() if isinstance(video, torch.Tensor) else np.asarray(video)
         if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
@@ -435,11 +430,22 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
         step = self._batch()
         return self._run(arr[i:i + step] for i in range(0, len(arr), step)), False
 
+    def _extract_file(self, label: str, path: Path, decode: dict[str, Any]) -> np.ndarray:
+        """Decode ``path`` in batches into the backbone; errors name ``label``."""
+        try:
+            return self._run(iter_frames(path, size=self.size, batch_size=self._batch(), **decode))
+        except ValueError as err:
+            raise ValueError(f"{label}: {err}") from err
+
+    def _key(self, path: Path, decode: dict[str, Any]) -> dict[str, Any]:
+        """What the features of ``path`` depend on, as plain JSON values."""
+        key = {"file": _file_identity(path), "decode": decode, **self._settings()}
+        return json.loads(json.dumps(key, sort_keys=True, default=str))
+
     def _cache_file(self, path: Path, decode: dict[str, Any]) -> Path | None:
         if self.cache_dir is None:
             return None
-        key = {"file": _file_identity(path), "decode": decode, **self._settings()}
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps(self._key(path, decode), sort_keys=True).encode()).hexdigest()
         return Path(self.cache_dir) / f"{path.stem}-{digest[:20]}.npy"
 
     def _batch(self) -> int:
@@ -509,7 +515,8 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"output folder {str(folder)!r} does not exist; create it first.")
-        items = [(label, Path(v), decode) for label, v, decode in self._items(videos, False)]
+        items = [(label, Path(v) if isinstance(v, (str, os.PathLike)) else v, decode)
+                 for label, v, decode in self._items(videos, False)]
         plan: list[tuple[str, Path, dict[str, Any], Path, Path, dict[str, Any]]] = []
         seen: dict[str, str] = {}
         for label, path, decode in items:
@@ -523,8 +530,7 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
             npy, meta = folder / f"{path.stem}.npy", folder / f"{path.stem}.json"
             if npy.resolve() == path.resolve():
                 raise ValueError(f"{label} is inside the output folder as {npy.name}.")
-            key = {"file": _file_identity(path), "decode": decode, **self._settings()}
-            key = json.loads(json.dumps(key, sort_keys=True, default=str))
+            key = self._key(path, decode)
             if npy.exists() and not overwrite and _read_json(meta) is None:
                 raise FileExistsError(
                     f"{npy} exists and was not written by skalign features; remove it or pass "
@@ -538,17 +544,13 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
                 self.n_cached_ += 1
                 progress.video_done(label, None, True)
                 continue
-            try:
-                feats = self._run(iter_frames(path, size=self.size, batch_size=self._batch(), **decode))
-            except ValueError as err:
-                raise ValueError(f"{label}: {err}") from err
+            feats = self._extract_file(label, path, decode)
             # The key goes first and an outdated .npy away before it: whenever
             # the run stops, a .npy beside its .json holds that key's features.
             npy.unlink(missing_ok=True)
             with atomic_path(meta) as tmp:
                 tmp.write_text(json.dumps(key, sort_keys=True, indent=1))
-            with atomic_path(npy) as tmp, open(tmp, "wb") as fh:
-                np.save(fh, feats, allow_pickle=False)
+            _save_npy(npy, feats)
             self.n_extracted_ += 1
             progress.video_done(label, len(feats), False)
         return [p[3] for p in plan]
@@ -566,6 +568,12 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.non_deterministic = False
         return tags
+
+
+def _save_npy(path: Path, feats: np.ndarray) -> None:
+    """Write ``feats`` to ``path`` atomically, without pickle."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, feats, allow_pickle=False)
 
 
 def _read_json(path: Path) -> Any:

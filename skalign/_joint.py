@@ -105,13 +105,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
     device : str or torch.device, default="auto"
         Where to train and embed; resolved at each call.
     n_jobs : int or None, default=None
-        CPU threads for ``fit``, ``transform``, ``align``, ``predict`` and
-        ``score`` (torch, numba, BLAS), by scikit-learn's convention:
-        ``None`` is one thread unless inside ``joblib.parallel_config``,
-        ``-1`` every core. One thread is as fast for small work and keeps
-        a busy machine from stalling (:mod:`skalign.utils`); give more for
-        large batches on a quiet machine. On a CUDA device, ``None`` leaves
-        the CPU's threads as they are.
+        CPU threads of every method, as in :class:`skalign.VideoAligner`.
     random_state : int, RandomState instance or None, default=None
         Seeds the encoder, the k-means start and all sampling.
     verbose : int, default=0

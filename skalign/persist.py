@@ -93,12 +93,11 @@ def _plain(value: Any, what: str) -> Any:
         return value
     if isinstance(value, np.bool_):
         return bool(value)
-    if type(value).__name__ == "FrameFeatures":
-        from ._frame_features import FrameFeatures
+    from ._frame_features import FrameFeatures
 
-        if type(value) is FrameFeatures:
-            params = {k: _plain(v, f"{what}.{k}") for k, v in value.get_params().items()}
-            return {"__frame_features__": params, "fitted": hasattr(value, "backbone_")}
+    if type(value) is FrameFeatures:
+        params = {k: _plain(v, f"{what}.{k}") for k, v in value.get_params().items()}
+        return {"__frame_features__": params, "fitted": hasattr(value, "backbone_")}
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, tuple):
