@@ -528,8 +528,10 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
                 raise ValueError(f"{label} and {seen[path.stem]} would both write {path.stem}.npy.")
             seen[path.stem] = label
             npy, meta = folder / f"{path.stem}.npy", folder / f"{path.stem}.json"
-            if npy.resolve() == path.resolve():
-                raise ValueError(f"{label} is inside the output folder as {npy.name}.")
+            for out in (npy, meta):
+                if out.resolve() == path.resolve():
+                    raise ValueError(f"{label} is inside the output folder as {out.name}; "
+                                     "skalign never writes over its inputs.")
             key = self._key(path, decode)
             if npy.exists() and not overwrite and _read_json(meta) is None:
                 raise FileExistsError(

@@ -1,9 +1,12 @@
-"""Checks of scalar parameters, on scikit-learn's ``check_scalar``.
+"""Checks of scalar arguments, in one place and one message style.
 
-One place for the numbers that functions of skalign take (sizes, rates,
-weights, shares): each is checked for its type, finiteness and range, and a
-bad one raises ``ValueError`` naming the parameter. Estimator parameters go
-through scikit-learn's ``_parameter_constraints`` instead.
+The numbers that functions of skalign take (sizes, rates, weights, shares)
+are checked for type, finiteness and range here; a bad one raises
+``ValueError`` naming the argument and its bounds. This module imports
+nothing but the standard library, so that ``skalign.ot`` and
+``skalign.sequence`` stay free of scikit-learn (the layering of the
+design); estimator parameters go through scikit-learn's
+``_parameter_constraints`` instead.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 from typing import Any
-
-from sklearn.utils import check_scalar
 
 __all__ = ["check_int", "check_number"]
 
@@ -69,18 +70,11 @@ def check_number(
     if not integer and not math.isfinite(float(value)):
         raise ValueError(f"{name} must be a finite number, got {value!r}.")
     low_in, high_in = not low_open, not high_open
-    # scikit-learn wants a missing bound's side to agree with the other one
-    if high is None:
-        high_in = low_in
-    if low is None:
-        low_in = high_in
-    bounds = {(True, True): "both", (True, False): "left", (False, True): "right",
-              (False, False): "neither"}[(low_in, high_in)]
-    try:
-        check_scalar(value, name, kind, min_val=low, max_val=high, include_boundaries=bounds)
-    except (TypeError, ValueError):
+    below = low is not None and (value < low if low_in else value <= low)
+    above = high is not None and (value > high if high_in else value >= high)
+    if below or above:
         raise ValueError(f"{name} must be {what} {_interval(low, high, low_in, high_in)}, "
-                         f"got {value!r}.") from None
+                         f"got {value!r}.")
     return int(value) if integer else float(value)
 
 

@@ -32,6 +32,12 @@ def test_import_does_not_load_torch(statement):
     assert _loaded_after(statement) == []
 
 
+@pytest.mark.parametrize("package", ["skalign.ot", "skalign.sequence", "skalign.engine"])
+def test_lower_layers_do_not_load_scikit_learn(package):
+    # the layering of the design: solvers, recursions and the engine know no sklearn
+    assert "sklearn" not in _loaded_after(f"import {package}")
+
+
 def test_names_load_on_first_use():
     assert "torch" in _loaded_after("import skalign; skalign.VideoAligner")
     assert "torch" in _loaded_after("from skalign import ActionSegmenter")
