@@ -33,16 +33,20 @@ from .engine import Trainer, cache_features, derive_seed, embed_videos, resolve_
 from .io import FEATURE_SUFFIXES, VideoCollection, load_video
 from .metrics import kendalls_tau
 from .ot import decode_matches, vaot
+from .sequence import dtw
 from .utils import with_n_jobs
 
 __all__ = [
-    "Alignment",
+    "DECODERS",
     "AlignMixin",
+    "Alignment",
     "BaseVideoEstimator",
     "check_video_list",
     "cosine_cost",
+    "dtw_alignment",
     "encode_frames",
     "is_single_video",
+    "nn_alignment",
     "vaot_alignment",
 ]
 
@@ -393,6 +397,79 @@ def vaot_alignment(
         )
     matches = decode_matches(plan, virtual=virtual is not None).astype(np.int64)
     return Alignment(plan=plan, matches=matches, cost=cost)
+
+
+def dtw_alignment(emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
+    """The exact DTW path on the cosine cost: every frame of ``a`` matched.
+
+    ``plan`` holds 1 on the path; a frame of ``a`` warped onto several
+    frames of ``b`` is matched to the closest of them.
+
+    Parameters
+    ----------
+    emb_a, emb_b : ndarray of shape (N, D) and (M, D)
+        Frame embeddings.
+
+    Returns
+    -------
+    Alignment
+    """
+    cost = cosine_cost(emb_a, emb_b)
+    plan = np.zeros_like(cost)
+    for i, j in dtw(cost).path:
+        plan[i, j] = 1.0
+    matches = np.where(plan > 0, cost, np.inf).argmin(1).astype(np.int64)
+    return Alignment(plan=plan, matches=matches, cost=cost)
+
+
+def nn_alignment(emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
+    """Every frame of ``a`` matched to its nearest frame of ``b`` (cosine).
+
+    No order is kept: the decoder of the papers' nearest-neighbour metrics
+    (Kendall's tau, cycle consistency), and the one that tells how much
+    the order constraint of DTW or of a plan adds.
+
+    Parameters
+    ----------
+    emb_a, emb_b : ndarray of shape (N, D) and (M, D)
+        Frame embeddings.
+
+    Returns
+    -------
+    Alignment
+    """
+    cost = cosine_cost(emb_a, emb_b)
+    matches = cost.argmin(1).astype(np.int64)
+    plan = np.zeros_like(cost)
+    plan[np.arange(len(matches)), matches] = 1.0
+    return Alignment(plan=plan, matches=matches, cost=cost)
+
+
+#: How ``align`` turns two embedded videos into frame matches
+#: (``decoder=``): see :class:`skalign.VideoAligner`.
+DECODERS = ("auto", "method", "dtw", "vaot", "nn")
+
+
+def decode_with(
+    decoder: str,
+    emb_a: np.ndarray,
+    emb_b: np.ndarray,
+    *,
+    own: Callable[[np.ndarray, np.ndarray], Alignment],
+    ot: Callable[[np.ndarray, np.ndarray], Alignment],
+) -> Alignment:
+    """Align two embedded videos with one of ``DECODERS``.
+
+    ``own`` is the estimator's method's alignment (``"method"``), ``ot``
+    its VAOT plan with its solver settings (``"vaot"``, and ``"auto"``).
+    """
+    if decoder == "dtw":
+        return dtw_alignment(emb_a, emb_b)
+    if decoder == "nn":
+        return nn_alignment(emb_a, emb_b)
+    if decoder in ("vaot", "auto"):
+        return ot(emb_a, emb_b)
+    return own(emb_a, emb_b)
 
 
 # ----------------------------------------------------------------- estimator

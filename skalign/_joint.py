@@ -12,7 +12,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._base import Alignment, AlignMixin, BaseVideoEstimator, vaot_alignment
+from ._base import (
+    DECODERS,
+    Alignment,
+    AlignMixin,
+    BaseVideoEstimator,
+    decode_with,
+    vaot_alignment,
+)
 from ._segmenter import SegmentMixin, _segment_constraints
 from .losses import VAOT_TARGETS
 from .losses._asot import _asot_loss
@@ -74,11 +81,15 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         Entropic regularisation of the alignment pseudo-labels.
     align_epsilon : float, default=0.04
         Entropic regularisation in ``align``.
-    align_lambda : float or None, default=None
+    align_lambda : float or None, default=0.1
         Relaxes the second video's marginal in ``align`` (``lambda_y`` of
-        :func:`skalign.ot.vaot`): None keeps the paper's balanced problem;
-        a value such as 0.1 lets a phase that lasts longer in the first
-        video keep its frames matched to that phase.
+        :func:`skalign.ot.vaot`, semi-relaxed transport): a phase that lasts
+        longer in the first video keeps its frames matched to that phase.
+        ``None`` solves the paper's balanced problem.
+    decoder : {"auto", "vaot", "dtw", "nn", "method"}, default="auto"
+        How ``align`` decodes the embeddings, as in
+        :class:`skalign.VideoAligner`; ``"auto"`` and ``"method"`` are the
+        VAOT plan (with ``align_lambda``).
     zeta : float, default=0.5
         Cost of (or threshold for) the virtual frame.
     virtual : {"cost", "threshold"} or None, default="cost"
@@ -179,6 +190,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         "vaot_epsilon": [Interval(Real, 0, None, closed="neither")],
         "align_epsilon": [Interval(Real, 0, None, closed="neither")],
         "align_lambda": [Interval(Real, 0, None, closed="neither"), None],
+        "decoder": [StrOptions(set(DECODERS))],
         "zeta": [Interval(Real, None, None, closed="neither")],
         "virtual": [StrOptions(set(VIRTUAL_RULES)), None],
         "targets": [StrOptions(set(VAOT_TARGETS))],
@@ -208,7 +220,8 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         vaot_rho: float = 0.35,
         vaot_epsilon: float = 0.07,
         align_epsilon: float = 0.04,
-        align_lambda: float | None = None,
+        align_lambda: float | None = 0.1,
+        decoder: str = "auto",
         zeta: float = 0.5,
         virtual: str | None = "cost",
         targets: str = "paper",
@@ -250,6 +263,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         self.vaot_epsilon = vaot_epsilon
         self.align_epsilon = align_epsilon
         self.align_lambda = align_lambda
+        self.decoder = decoder
         self.zeta = zeta
         self.virtual = virtual
         self.targets = targets
@@ -296,6 +310,9 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         return loss_fn
 
     def _align_embeddings(self, emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
+        return decode_with(self.decoder, emb_a, emb_b, own=self._vaot_plan, ot=self._vaot_plan)
+
+    def _vaot_plan(self, emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
         return vaot_alignment(
             emb_a, emb_b, epsilon=float(self.align_epsilon), virtual=self.virtual,
             alpha=float(self.vaot_alpha), radius=float(self.vaot_radius),

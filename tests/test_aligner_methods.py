@@ -11,7 +11,8 @@ from tslearn.metrics import dtw_path_from_metric
 from skalign._aligner import ALIGNMENT_METHODS, VideoAligner
 from skalign.datasets import make_process_videos
 
-FAST = dict(embedding_dim=8, max_epochs=3, n_frames=10, batch_size=2, device="cpu")
+# decoder="method": these tests check each method's own decoder.
+FAST = dict(embedding_dim=8, max_epochs=3, n_frames=10, batch_size=2, device="cpu", decoder="method")
 METHODS = ["vava", "gta", "lac", "sdtw"]
 
 

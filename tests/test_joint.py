@@ -105,13 +105,13 @@ def test_align_predict_score(fitted, data):
     b = eb / np.linalg.norm(eb, axis=1, keepdims=True)
     plan = vaot(1.0 - a.astype(np.float64) @ b.T.astype(np.float64), epsilon=0.04,
                 virtual="cost", alpha=0.3, radius=0.02, rho=0.35, zeta=0.5).plan
-    res = fitted.align(videos[0], videos[1])
+    res = copy.deepcopy(fitted).set_params(align_lambda=None).align(videos[0], videos[1])
     assert isinstance(res, Alignment)
     np.testing.assert_allclose(res.plan, plan, rtol=1e-5, atol=1e-8)
     np.testing.assert_array_equal(res.matches, decode_matches(plan))
     relaxed = vaot(1.0 - a.astype(np.float64) @ b.T.astype(np.float64), epsilon=0.04, virtual="cost",
                    alpha=0.3, radius=0.02, rho=0.35, zeta=0.5, lambda_y=0.1).plan
-    got = copy.deepcopy(fitted).set_params(align_lambda=0.1).align(videos[0], videos[1])
+    got = fitted.align(videos[0], videos[1])  # the default: align_lambda=0.1
     np.testing.assert_allclose(got.plan, relaxed, rtol=1e-5, atol=1e-8)
     assert np.abs(relaxed - plan).max() > 1e-4
     pred = fitted.predict(videos)
