@@ -30,6 +30,41 @@ def test_demo_prints_figures_and_writes_a_picture(tmp_path):
     assert f"wrote {png.resolve()}" in out.stdout
     # progress while it trains, on stderr
     assert "epoch 1/3" in out.stderr and "epoch 3/3" in out.stderr
+    # The raw-feature baseline row, recomputed here: the papers' metrics of
+    # the held-out videos and exact DTW alignment (tslearn's path).
+    from tslearn.metrics import dtw_path_from_metric
+
+    from skalign.metrics import (
+        alignment_accuracy,
+        average_precision_at_k,
+        kendalls_tau,
+        phase_classification_accuracy,
+        phase_progression,
+    )
+
+    kw = dict(n_frames=(80, 120), n_features=32, process=0)
+    train, train_labels = make_process_videos(12, 6, random_state=0, **kw)
+    test, test_labels = make_process_videos(6, 6, random_state=1000, **kw)
+    pc = phase_classification_accuracy(train, train_labels, test, test_labels, fractions=(0.1, 1.0),
+                                       random_state=0)
+    accs = []
+    for i in range(6):
+        for j in range(6):
+            if i != j:
+                a = test[i] / np.linalg.norm(test[i], axis=1, keepdims=True)
+                b = test[j] / np.linalg.norm(test[j], axis=1, keepdims=True)
+                cost = 1.0 - a.astype(np.float64) @ b.T.astype(np.float64)
+                path, _ = dtw_path_from_metric(cost, metric="precomputed")
+                matches = np.full(len(a), -1)
+                for p, q in path:  # the closest frame of b among those on the path
+                    if matches[p] < 0 or cost[p, q] < cost[p, matches[p]]:
+                        matches[p] = q
+                accs.append(alignment_accuracy(matches, test_labels[i], test_labels[j]))
+    want = [kendalls_tau(test), pc[0.1], pc[1.0], phase_progression(train, train_labels, test, test_labels),
+            average_precision_at_k(test, test_labels, k=5)[5], np.mean(accs)]
+    line = next(ln for ln in out.stdout.splitlines() if "raw features (DTW)" in ln)
+    got = [float(v) for v in line.split(")")[-1].split()]
+    np.testing.assert_allclose(got, want, atol=6e-4)
 
 
 def test_help_lists_the_commands():
