@@ -50,7 +50,11 @@ leave-one-video-out (trained on the labels of the other videos, scored on
 the held-out one, averaged over the folds).
 
 Every figure is mean +- std over ``--seeds`` seeds (the raw features have
-no seed). ``--json`` writes every figure to a file.
+no seed). ``--json`` writes every figure to a file. Choose settings with
+``--dev``: it draws other synthetic and rendered videos
+(``random_state`` 2000 + seed instead of 1000 + seed), so that no default
+is tuned on the labels of the reported figures; ``--set NAME=VALUE``
+(JSON values) changes estimator parameters.
 
 Run: ``python benchmarks/bench_accuracy.py [--seeds 3] [--datasets synthetic mocap6 breakfast-coffee rendered] [--cache DIR]``
 """
@@ -149,18 +153,18 @@ def score(est, data, seed, with_tau):
     return row
 
 
-def rendered(seed, cache):
+def rendered(draw, cache):
     """Rendered videos of the calibrated regime, as MobileNetV2 features."""
     from skalign import FrameFeatures
 
-    path = None if cache is None else cache / f"rendered-{seed}.npz"
+    path = None if cache is None else cache / f"rendered-{draw}.npz"
     if path is not None and path.exists():
         with np.load(path) as f:
             n = len(f.files) // 2
             return [f[f"x{i}"] for i in range(n)], [f[f"y{i}"] for i in range(n)]
     opts = {k: v for k, v in SYNTHETIC.items() if k not in ("n_features", "noise")}
     frames, labels = make_process_videos(N_TRAIN + N_TEST, N_PHASES, kind="frames", size=64,
-                                         random_state=1000 + seed, **opts)
+                                         random_state=draw, **opts)
     feats = FrameFeatures(n_jobs=-1).fit_transform(frames)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,14 +173,14 @@ def rendered(seed, cache):
     return feats, labels
 
 
-def load(name, seed, root, cache=None):
+def load(name, draw, root, cache=None):
     """``{"train", "train_labels", "eval", "eval_labels"}``; ``train`` None: fit on ``eval``."""
     if name == "rendered":
-        videos, labels = rendered(seed, cache)
+        videos, labels = rendered(draw, cache)
         return {"train": videos[:N_TRAIN], "train_labels": labels[:N_TRAIN],
                 "eval": videos[N_TRAIN:], "eval_labels": labels[N_TRAIN:]}
     if name == "synthetic":
-        videos, labels = make_process_videos(N_TRAIN + N_TEST, N_PHASES, random_state=1000 + seed,
+        videos, labels = make_process_videos(N_TRAIN + N_TEST, N_PHASES, random_state=draw,
                                              **SYNTHETIC)
         return {"train": videos[:N_TRAIN], "train_labels": labels[:N_TRAIN],
                 "eval": videos[N_TRAIN:], "eval_labels": labels[N_TRAIN:]}
@@ -196,7 +200,7 @@ def run(name, args):
     results = {m: [] for m in METHODS}
     seconds = {m: [] for m in METHODS}
     for seed in range(args.seeds):
-        data = load(name, seed, args.data, args.cache)
+        data = load(name, args.first_draw + seed, args.data, args.cache)
         fit_on = data["train"] if data["train"] is not None else data["eval"]
         for method in args.methods:
             if method == "raw" and seed > 0 and name in ("mocap6", "breakfast-coffee"):
@@ -260,8 +264,14 @@ def main(argv=None):
                         help="estimator parameters other than the defaults (for ablations)")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--cache", type=Path, help="folder for the rendered videos' features")
+    parser.add_argument("--dev", action="store_true",
+                        help="development draws (random_state 2000 + seed) of the synthetic and rendered "
+                             "videos, for choosing settings; the reported tables use 1000 + seed")
     args = parser.parse_args(argv)
     args.overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    args.first_draw = 2000 if args.dev else 1000
+    if args.dev:
+        print("development draws of the synthetic and rendered videos (random_state 2000 + seed)")
     if args.overrides:
         print(f"non-default parameters: {args.overrides}")
     t0 = time.perf_counter()
