@@ -346,6 +346,10 @@ def load_model(path: str | os.PathLike) -> Any:
     try:
         weights = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
         params = {k: _unplain(v) for k, v in dict(meta.get("params") or {}).items()}
+        if "align_lambda" in params and "decoder" not in params:
+            # Written before ``decoder`` existed: align as it did then, with the
+            # method's own decoder (and the saved align_lambda).
+            params["decoder"] = "method"
         estimator = classes[cls_name](**params)
         fitted = dict(meta.get("fitted") or {})
         arrays = weights.get("arrays", {})

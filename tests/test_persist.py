@@ -140,6 +140,28 @@ def _rewrite(path, *, meta=None, weights=None):
             zf.writestr(n, data)
 
 
+def test_model_saved_before_decoders_aligns_as_it_did(tmp_path, features):
+    # A file written before ``decoder`` existed holds align_lambda=None and
+    # no decoder: it loads with the method's own decoder (DTW for gta), not
+    # the semi-relaxed VAOT plan of today's default.
+    from tslearn.metrics import dtw_path_from_metric
+
+    est = VideoAligner("gta", **FAST).fit(features)
+    path = save_model(est, tmp_path / "old.skalign")
+    with zipfile.ZipFile(path) as zf:
+        meta = json.loads(zf.read("model.json"))
+    del meta["params"]["decoder"]
+    meta["params"]["align_lambda"] = None
+    _rewrite(path, meta=meta)
+    old = load_model(path)
+    assert old.decoder == "method" and old.align_lambda is None
+    res = old.align(features[0], features[1])
+    path_ref, _ = dtw_path_from_metric(res.cost, metric="precomputed")
+    assert sorted(map(tuple, np.argwhere(res.plan > 0))) == sorted(path_ref)
+    # today's files keep their decoder
+    assert load_model(save_model(est, tmp_path / "new.skalign")).decoder == "auto"
+
+
 def test_loading_runs_no_code_from_the_file(tmp_path, features):
     est = VideoAligner(**FAST).fit(features)
     marker = tmp_path / "marker"
