@@ -825,9 +825,13 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickle; parameters added to skalign after it was written
         (``n_jobs``, ``checkpoint``, ...) take their defaults, so that
-        ``get_params``, ``clone`` and ``set_params`` work on it."""
+        ``get_params``, ``clone`` and ``set_params`` work on it. An aligner
+        pickled before ``decoder`` existed gets ``decoder="method"``, so it
+        aligns as it did."""
         import inspect
 
+        if "align_lambda" in state and "decoder" not in state:
+            state["decoder"] = "method"  # pickled before decoder existed: align as then
         for name, param in inspect.signature(type(self).__init__).parameters.items():
             if name != "self" and param.default is not inspect.Parameter.empty:
                 state.setdefault(name, param.default)

@@ -492,3 +492,19 @@ def test_pickle_of_an_earlier_version_gets_the_new_parameters_defaults(fitted, v
     clone(loaded)
     np.testing.assert_array_equal(loaded.set_params(device="cpu").transform(videos[0]),
                                   fitted.transform(videos[0]))
+
+
+def test_pickle_from_before_decoders_aligns_as_it_did(fitted, videos):
+    # Pickled before decoder existed (align_lambda None, no decoder): the
+    # aligner keeps the balanced VAOT plan it used, not today's default.
+    old = fitted.__getstate__()
+    del old["decoder"]
+    old["align_lambda"] = None
+    loaded = VideoAligner.__new__(VideoAligner)
+    loaded.__setstate__(pickle.loads(pickle.dumps(old)))
+    assert loaded.decoder == "method"
+    ea, eb = fitted.transform(videos[0]).astype(float), fitted.transform(videos[1]).astype(float)
+    ea /= np.linalg.norm(ea, axis=1, keepdims=True)
+    eb /= np.linalg.norm(eb, axis=1, keepdims=True)
+    plan = vaot(1.0 - ea @ eb.T, epsilon=0.04, alpha=0.3, radius=0.02, rho=0.35, zeta=0.5).plan
+    np.testing.assert_allclose(loaded.align(videos[0], videos[1]).plan, plan, atol=1e-12)
