@@ -264,8 +264,9 @@ def held_out(emb_train, emb_test, y_train, y_test, est=None) -> dict:
            "align_dtw": _align_acc([_dtw_matches(emb_test[i], emb_test[j]) for i, j in pairs], y_test, pairs)}
     if est is None:
         return row
+    saved = est.get_params()["align_lambda"], est.get_params()["decoder"]
     for key, lam in (("align_vaot", None), ("align_vaot_rel", RELAXED_LAMBDA)):
-        est.set_params(align_lambda=lam)
+        est.set_params(align_lambda=lam, decoder="vaot")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             # What est.align(a, b) runs once a and b are embedded (the embeddings are reused).
@@ -273,7 +274,7 @@ def held_out(emb_train, emb_test, y_train, y_test, est=None) -> dict:
         row[key] = _align_acc(matches, y_test, pairs)
         row[key.replace("align", "matched")] = float(np.mean([np.mean(m >= 0) for m in matches]))
         row[key.replace("align", "warnings")] = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-    est.set_params(align_lambda=None)
+    est.set_params(align_lambda=saved[0], decoder=saved[1])
     return row
 
 
