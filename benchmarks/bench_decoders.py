@@ -27,6 +27,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from bench_accuracy import SYNTHETIC  # the calibrated regime, defined once
 
 from skalign import VideoAligner
 from skalign._base import dtw_alignment, nn_alignment
@@ -38,7 +39,7 @@ REGIMES = {
     "background": {"background": 0.3},
     "redundant": {"redundant": 0.5},
     "swap+repeat": {"swap": 0.5, "repeat": 0.5},
-    "calibrated": {"nuisance": 1.5, "noise": 0.5, "speed": 0.7, "background": 0.1, "swap": 0.25},
+    "calibrated": {k: v for k, v in SYNTHETIC.items() if k not in ("n_frames", "n_features")},
 }
 DEV_SEEDS = (2000, 2001, 2002)
 

@@ -445,6 +445,18 @@ def nn_alignment(emb_a: np.ndarray, emb_b: np.ndarray) -> Alignment:
     return Alignment(plan=plan, matches=matches, cost=cost)
 
 
+def upgrade_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters of an estimator written by an earlier skalign, in place.
+
+    An aligner written before ``decoder`` existed (it has ``align_lambda``
+    but no ``decoder``) gets ``decoder="method"``, so it aligns as it did.
+    Used by unpickling and by :func:`skalign.persist.load_model`.
+    """
+    if "align_lambda" in params and "decoder" not in params:
+        params["decoder"] = "method"
+    return params
+
+
 #: How ``align`` turns two embedded videos into frame matches
 #: (``decoder=``): see :class:`skalign.VideoAligner`.
 DECODERS = ("auto", "method", "dtw", "vaot", "nn")
@@ -830,8 +842,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         aligns as it did."""
         import inspect
 
-        if "align_lambda" in state and "decoder" not in state:
-            state["decoder"] = "method"  # pickled before decoder existed: align as then
+        upgrade_params(state)
         for name, param in inspect.signature(type(self).__init__).parameters.items():
             if name != "self" and param.default is not inspect.Parameter.empty:
                 state.setdefault(name, param.default)

@@ -334,6 +334,8 @@ def load_model(path: str | os.PathLike) -> Any:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         got = meta.get("format") if isinstance(meta, dict) else None
         raise ValueError(f"model file {str(p)!r} has format {got!r}; this skalign reads {FORMAT!r}.")
+    from ._base import upgrade_params
+
     classes = _estimator_classes()
     cls_name = meta.get("estimator")
     if cls_name not in classes:
@@ -345,11 +347,7 @@ def load_model(path: str | os.PathLike) -> Any:
         raise ValueError(f"model file {str(p)!r} lacks {_WEIGHTS}.")
     try:
         weights = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-        params = {k: _unplain(v) for k, v in dict(meta.get("params") or {}).items()}
-        if "align_lambda" in params and "decoder" not in params:
-            # Written before ``decoder`` existed: align as it did then, with the
-            # method's own decoder (and the saved align_lambda).
-            params["decoder"] = "method"
+        params = upgrade_params({k: _unplain(v) for k, v in dict(meta.get("params") or {}).items()})
         estimator = classes[cls_name](**params)
         fitted = dict(meta.get("fitted") or {})
         arrays = weights.get("arrays", {})
