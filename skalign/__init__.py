@@ -43,14 +43,17 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._frame_features import FrameFeatures
     from ._joint import JointAlignSegment
     from ._segmenter import ActionSegmenter
+    from ._timeline import Timeline
 
-__all__ = ["ActionSegmenter", "Alignment", "FrameFeatures", "JointAlignSegment", "VideoAligner", "__version__"]
+__all__ = ["ActionSegmenter", "Alignment", "FrameFeatures", "JointAlignSegment", "Timeline", "VideoAligner",
+           "__version__"]
 
 _LAZY_NAMES = {
     "ActionSegmenter": "._segmenter",
     "Alignment": "._base",
     "FrameFeatures": "._frame_features",
     "JointAlignSegment": "._joint",
+    "Timeline": "._timeline",
     "VideoAligner": "._aligner",
 }
 _SUBMODULES = frozenset(

@@ -660,8 +660,17 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
             return ConvEncoder(int(self.embedding_dim))
 
     # ------------------------------------------------------------------- fit
-    def _fit_encoder(self, videos: Any) -> BaseVideoEstimator:
-        """Validate, build the encoder, train it with the method's loss."""
+    def _checkpoint_suffix(self) -> str:
+        """Appended to ``checkpoint`` for this training run (one run per
+        candidate of ``n_actions="auto"``)."""
+        return ""
+
+    def _fit_encoder(self, videos: Any, *, stage: Any = "fit") -> BaseVideoEstimator:
+        """Validate, build the encoder, train it with the method's loss.
+
+        ``stage``: the fitted feature stage ``videos`` already went through
+        (or None when they needed none); by default it is chosen and run
+        here."""
         self._validate_params()
         device = self._device()
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
@@ -669,13 +678,15 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         frozen = isinstance(self.encoder, nn.Module) and bool(
             getattr(self.encoder, "frozen_backbone", False)
         )
-        stage = self._feature_stage(videos)
-        if stage is not None:
-            # Pretrained features: decoded and run through the backbone once,
-            # one batch of small frames at a time; the encoder trains on them.
-            if not stage.verbose and int(self.verbose) > 0:
-                stage.verbose = int(self.verbose)
-            videos = stage.transform(videos)
+        if isinstance(stage, str):
+            stage = self._feature_stage(videos)
+            if stage is not None:
+                # Pretrained features: decoded and run through the backbone
+                # once, one batch of small frames at a time; the encoder
+                # trains on them.
+                if not stage.verbose and int(self.verbose) > 0:
+                    stage.verbose = int(self.verbose)
+                videos = stage.transform(videos)
         self.features_ = stage
         if frozen and isinstance(videos, VideoCollection):
             # Read one file at a time: only the backbone's features are kept.
@@ -739,7 +750,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         checkpoint = getattr(self, "checkpoint", None)
         if checkpoint is None:
             return None, None, 0
-        checkpoint = os.fspath(checkpoint)
+        checkpoint = os.fspath(checkpoint) + self._checkpoint_suffix()
         parent = os.path.dirname(os.path.abspath(checkpoint))
         if os.path.isdir(checkpoint):
             raise ValueError(f"checkpoint {checkpoint!r} is a directory; give a file name.")
@@ -861,6 +872,24 @@ class AlignMixin:
     emb_b) -> Alignment``.
     """
 
+    def _named_align(self, x: np.ndarray, y: np.ndarray, which: str, stacklevel: int = 4) -> Alignment:
+        """``_align_embeddings``, its ConvergenceWarning naming the videos
+        (``stacklevel`` 4 points past this method, a public method and its
+        n_jobs wrapper)."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            out = self._align_embeddings(x, y)
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                warnings.warn(f"align({which}): {w.message}", ConvergenceWarning, stacklevel=stacklevel)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+        return out
+
     @with_n_jobs
     def align(self, a: Any, b: Any) -> Alignment | list[Alignment]:
         """Align the frames of video ``a`` to those of video ``b``.
@@ -885,27 +914,10 @@ class AlignMixin:
             [0, 2]); the message names the pair (``a`` and ``b``, or
             ``a[i]`` and ``b[i]`` for lists) and what to change.
         """
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
-        def named(x: np.ndarray, y: np.ndarray, which: str) -> Alignment:
-            # A solve that did not converge warns once, naming the videos.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                out = self._align_embeddings(x, y)
-            for w in caught:
-                if issubclass(w.category, ConvergenceWarning):
-                    # stacklevel 4: past named(), align() and its n_jobs wrapper
-                    warnings.warn(f"align({which}): {w.message}", ConvergenceWarning, stacklevel=4)
-                else:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-            return out
-
         check_is_fitted(self, "encoder_")
         if is_single_video(a) and is_single_video(b):
             emb_a, emb_b = self._embed([self._check_one(a, "a"), self._check_one(b, "b")])
-            return named(emb_a, emb_b, "videos a and b")
+            return self._named_align(emb_a, emb_b, "videos a and b")
         if is_single_video(a) or is_single_video(b):
             raise ValueError(
                 "a and b must both be one video or both lists of videos of the same length."
@@ -915,7 +927,80 @@ class AlignMixin:
         if len(va) != len(vb):
             raise ValueError(f"a holds {len(va)} videos but b holds {len(vb)}; they are aligned pairwise.")
         ea, eb = self._embed(va), self._embed(vb)
-        return [named(x, y, f"videos a[{i}] and b[{i}]") for i, (x, y) in enumerate(zip(ea, eb))]
+        return [self._named_align(x, y, f"videos a[{i}] and b[{i}]") for i, (x, y) in enumerate(zip(ea, eb))]
+
+    @with_n_jobs
+    def align_many(self, videos: Any, reference: int | None = None, *, monotone: bool = True) -> Any:
+        """Put many videos of the process on one timeline.
+
+        The timeline is the frames of a reference video. Every other video
+        is aligned to it in both directions with the estimator's decoder
+        (``decoder=``, as in :meth:`align`): its frames onto the reference
+        give where each of them lies on the timeline (``steps``), and the
+        reference's frames onto it give which of its frames to show at
+        each step (``frames``). Frames an alignment leaves unmatched
+        (background, a step one of the videos skips) are -1.
+
+        Parameters
+        ----------
+        videos : list of videos or VideoCollection
+            At least two videos of the kind seen in ``fit``.
+        reference : int or None, default=None
+            Index of the reference video. None takes the medoid of the
+            pairwise alignment costs (mean ``1 - cos`` of matched frames,
+            1 for an unmatched frame; symmetrised): the video that is
+            closest to all others. It costs ``n (n - 1)`` alignments; give
+            an index to align only ``2 (n - 1)`` pairs.
+        monotone : bool, default=True
+            Make every ``frames`` map non-decreasing (the least-squares
+            isotonic fit of its matched entries), so playback of a video on
+            the timeline never steps back.
+
+        Returns
+        -------
+        timeline : skalign.Timeline
+            ``reference``, ``frames`` (per video, the frame shown at each of
+            the ``n_steps`` steps), ``steps`` (per video, the step of each
+            frame) and ``costs`` (the pairwise costs when the medoid was
+            chosen).
+
+        See Also
+        --------
+        skalign.metrics.timeline_accuracy : Its quality against phase labels.
+        skalign.plotting.plot_timeline : All videos' phases on the common axis.
+        skalign.io.write_synced_video : The videos side by side, in sync.
+
+        Examples
+        --------
+        >>> from skalign import VideoAligner
+        >>> from skalign.datasets import make_process_videos
+        >>> videos, labels = make_process_videos(4, 3, n_frames=(30, 40), random_state=0)
+        >>> aligner = VideoAligner(embedding_dim=8, max_epochs=1, n_frames=16,
+        ...                        device="cpu", random_state=0).fit(videos)
+        >>> timeline = aligner.align_many(videos)
+        >>> timeline.n_steps == len(videos[timeline.reference])
+        True
+        >>> [len(f) for f in timeline.frames] == [timeline.n_steps] * 4
+        True
+        """
+        from ._timeline import build_timeline
+
+        check_is_fitted(self, "encoder_")
+        vids = self._check_videos(videos, min_videos=2)
+        if reference is not None:
+            if not isinstance(reference, (int, np.integer)) or isinstance(reference, bool) \
+                    or not -len(vids) <= reference < len(vids):
+                raise ValueError(
+                    f"reference must be the index of one of the {len(vids)} videos or None (the "
+                    f"medoid), got {reference!r}."
+                )
+            reference = int(reference) % len(vids)
+        emb = self._embed(vids)
+        return build_timeline(
+            [len(e) for e in emb],
+            lambda i, j: self._named_align(emb[i], emb[j], f"videos[{i}] and videos[{j}]", stacklevel=6),
+            reference=reference, monotone=bool(monotone),
+        )
 
     @with_n_jobs
     def score(self, videos: Any, y: Any = None) -> float:

@@ -52,8 +52,17 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
 
     Parameters
     ----------
-    n_actions : int
+    n_actions : int or "auto"
         Number of actions ``K``, background included.
+        ``"auto"`` chooses ``K`` from the training videos, without labels:
+        one fit per ``K`` of ``n_actions_range``, and the elbow (Kneedle
+        [3]_: furthest below the chord of the scaled curve) of the
+        segmentation cost, the mean ``1 - cos`` of the training frames to
+        the action ``predict`` gives them. It costs one fit per candidate;
+        ``search_`` holds the cost of each.
+    n_actions_range : tuple of int, default=(2, 12)
+        Smallest and largest ``K`` that ``n_actions="auto"`` tries (both
+        included); ignored for an int ``n_actions``.
     w_align : float, default=1.0
         Weight of the alignment loss :math:`L_{xy}`.
     w_seg : float, default=1.0
@@ -133,7 +142,12 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
     action_embeddings_ : ndarray of shape (n_actions, embedding_dim)
         The trained, L2-normalised action embeddings.
     n_actions_ : int
-        Number of actions.
+        Number of actions: ``n_actions``, or the one ``"auto"`` chose.
+    search_ : dict
+        Only with ``n_actions="auto"``: ``"n_actions"`` (the candidates),
+        ``"cost"`` (the segmentation cost of each fit) and ``"knee"``
+        (height of the chord above the scaled cost; the chosen ``K`` has the
+        largest). Arrays, one entry per candidate.
     history_ : skalign.engine.History
         Per-epoch records: ``loss``, ``align_loss``, ``seg_loss``
         (:math:`L_{xa} + L_{ya}`), ``matched``, ``lr``, ``n_steps``,
@@ -163,6 +177,9 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
        Video Alignment and Action Segmentation", ICCV 2025, Sec. 3.2, Eq. 7.
     .. [2] Xu, Gould, "Temporally Consistent Unbalanced Optimal Transport
        for Unsupervised Action Segmentation", CVPR 2024.
+    .. [3] Satopaa, Albrecht, Irwin, Raghavan, "Finding a 'Kneedle' in a
+       Haystack: Detecting Knee Points in System Behavior", ICDCS Workshops
+       2011.
 
     Examples
     --------
@@ -199,8 +216,9 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
 
     def __init__(
         self,
-        n_actions: int,
+        n_actions: int | str,
         *,
+        n_actions_range: tuple[int, int] = (2, 12),
         w_align: float = 1.0,
         w_seg: float = 1.0,
         encoder: str | nn.Module = "auto",
@@ -243,6 +261,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         distributed: bool | str = "auto",
     ) -> None:
         self.n_actions = n_actions
+        self.n_actions_range = n_actions_range
         self.w_align = w_align
         self.w_seg = w_seg
         self.encoder = encoder

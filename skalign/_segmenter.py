@@ -21,7 +21,7 @@ from .metrics import mof
 from .ot import asot
 from .utils import with_n_jobs
 
-__all__ = ["ActionSegmenter", "SEGMENTATION_METHODS"]
+__all__ = ["ActionSegmenter", "SEGMENTATION_METHODS", "choose_n_actions"]
 
 #: The segmentation methods, by the name ``ActionSegmenter(method=...)`` takes.
 SEGMENTATION_METHODS = ("asot",)
@@ -29,6 +29,52 @@ SEGMENTATION_METHODS = ("asot",)
 # Most frames k-means sees when it initialises the action embeddings.
 _KMEANS_MAX_FRAMES = 50_000
 _STREAM_KMEANS = 2
+
+
+def choose_n_actions(candidates: Sequence[int], costs: Sequence[float]) -> tuple[int, np.ndarray]:
+    """The elbow of a decreasing cost curve (Kneedle).
+
+    Both axes are scaled to ``[0, 1]``, the first candidate's cost at 1 and
+    the last one's at 0; the elbow is the candidate furthest below the
+    straight line between them (Satopaa et al., 2011). More actions always
+    fit the frames better; the elbow is where adding one stops paying.
+
+    Parameters
+    ----------
+    candidates : sequence of int
+        Increasing numbers of actions.
+    costs : sequence of float
+        The segmentation cost of each.
+
+    Returns
+    -------
+    n_actions : int
+        The chosen candidate.
+    knee : ndarray of shape (n_candidates,)
+        Height of the line above the scaled cost at each candidate; the
+        chosen one has the largest. All zero (and the first candidate
+        chosen) when the costs do not decrease from first to last.
+
+    References
+    ----------
+    .. [1] Satopaa, Albrecht, Irwin, Raghavan, "Finding a 'Kneedle' in a
+       Haystack: Detecting Knee Points in System Behavior", ICDCS
+       Workshops 2011.
+
+    Examples
+    --------
+    >>> choose_n_actions([2, 3, 4, 5, 6], [1.0, 0.6, 0.3, 0.28, 0.27])[0]
+    4
+    """
+    k = np.asarray(candidates, dtype=np.float64)
+    c = np.asarray(costs, dtype=np.float64)
+    drop = c[0] - c[-1]
+    if len(k) < 2 or not drop > 0:
+        return int(k[0]), np.zeros(len(k))
+    x = (k - k[0]) / (k[-1] - k[0])
+    y = (c - c[-1]) / drop
+    knee = (1.0 - x) - y
+    return int(k[int(np.argmax(knee))]), knee
 
 
 class SegmentationModel(nn.Module):
@@ -53,7 +99,8 @@ class SegmentationModel(nn.Module):
 
 
 _segment_constraints: dict = {
-    "n_actions": [Interval(Integral, 1, None, closed="left")],
+    "n_actions": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "n_actions_range": [tuple, list],
     "alpha": [Interval(Real, 0, 1, closed="both")],
     "radius": [Interval(Real, 0, 1, closed="right")],
     "rho": [Interval(Real, 0, None, closed="left")],
@@ -84,8 +131,68 @@ class SegmentMixin:
         return tags
 
     def _fit_segmenter(self, videos: Any) -> Any:
-        """Validate, then train encoder and action embeddings."""
+        """Validate, then train encoder and action embeddings (once per
+        candidate ``K`` for ``n_actions="auto"``)."""
+        if isinstance(self.n_actions, str):
+            self._validate_params()
+            return self._fit_auto(videos)
+        self._k_fit = None
         return self._fit_encoder(videos)
+
+    def _actions_range(self) -> range:
+        r = self.n_actions_range
+        if (len(r) != 2 or not all(isinstance(k, Integral) and not isinstance(k, bool) for k in r)
+                or not 1 <= r[0] < r[1]):
+            raise ValueError(
+                f"n_actions_range must be (smallest, largest) numbers of actions with "
+                f"1 <= smallest < largest, got {r!r}."
+            )
+        return range(int(r[0]), int(r[1]) + 1)
+
+    def _fit_auto(self, videos: Any) -> Any:
+        """``n_actions="auto"``: fit every ``K`` of ``n_actions_range``, keep the
+        elbow of the segmentation cost (:func:`choose_n_actions`)."""
+        candidates = self._actions_range()
+        stage = self._feature_stage(videos)
+        if stage is not None:
+            # Decoded and run through the backbone once for all K.
+            if not stage.verbose and int(self.verbose) > 0:
+                stage.verbose = int(self.verbose)
+            videos = stage.transform(videos)
+        fits, costs = {}, []
+        for k in candidates:
+            self._k_fit = k
+            self._fit_encoder(videos, stage=stage)
+            costs.append(self._segmentation_cost(videos))
+            fits[k] = {name: value for name, value in vars(self).items()
+                       if name.endswith("_") and not name.startswith("_")}
+            if int(self.verbose) > 0:
+                import logging
+
+                logging.getLogger("skalign").info("n_actions=%d: segmentation cost %.4f", k, costs[-1])
+        self._k_fit = None
+        chosen, knee = choose_n_actions(list(candidates), costs)
+        for name, value in fits[chosen].items():
+            setattr(self, name, value)
+        self.search_ = {"n_actions": np.array(list(candidates)), "cost": np.array(costs),
+                        "knee": knee}
+        return self
+
+    def _segmentation_cost(self, videos: Any) -> float:
+        """Mean ``1 - cos`` of the training frames to the action ``predict``
+        gives them (float): the quantity of the elbow of ``n_actions="auto"``."""
+        total = n = 0.0
+        for emb in self._embed(self._check_videos(videos)):
+            unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+            cos = unit @ self.action_embeddings_.T
+            chosen = self._proba(emb).argmax(1)
+            total += float((1.0 - cos[np.arange(len(chosen)), chosen]).sum())
+            n += len(chosen)
+        return total / n
+
+    def _checkpoint_suffix(self) -> str:
+        k = getattr(self, "_k_fit", None)
+        return "" if k is None else f".k{k}"
 
     @with_n_jobs
     def fit_predict(self, videos: Any, y: Any = None) -> list[np.ndarray]:
@@ -112,7 +219,7 @@ class SegmentMixin:
         emb = embed_videos(trainable, list(videos), device=self._device())
         seed = derive_seed(seed, _STREAM_KMEANS) % (2**32)
         Z = torch.cat([F.normalize(e.float(), dim=-1) for e in emb]).numpy().astype(np.float64)
-        K = int(self.n_actions)
+        K = int(self.n_actions if getattr(self, "_k_fit", None) is None else self._k_fit)
         if len(Z) < K:
             raise ValueError(
                 f"n_actions={K} exceeds the {len(Z)} frames of the videos; k-means needs at "
@@ -225,8 +332,17 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
 
     Parameters
     ----------
-    n_actions : int
+    n_actions : int or "auto"
         Number of actions ``K`` (clusters), background included.
+        ``"auto"`` chooses ``K`` from the training videos, without labels:
+        one fit per ``K`` of ``n_actions_range``, and the elbow (Kneedle
+        [3]_: furthest below the chord of the scaled curve) of the
+        segmentation cost, the mean ``1 - cos`` of the training frames to
+        the action ``predict`` gives them. It costs one fit per candidate;
+        ``search_`` holds the cost of each.
+    n_actions_range : tuple of int, default=(2, 12)
+        Smallest and largest ``K`` that ``n_actions="auto"`` tries (both
+        included); ignored for an int ``n_actions``.
     method : {"asot"}, default="asot"
         The segmentation method.
     encoder : {"auto", "mlp", "temporal", "conv"} or torch.nn.Module, default="auto"
@@ -299,7 +415,12 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
     action_embeddings_ : ndarray of shape (n_actions, embedding_dim)
         The trained, L2-normalised action embeddings (float32).
     n_actions_ : int
-        Number of actions.
+        Number of actions: ``n_actions``, or the one ``"auto"`` chose.
+    search_ : dict
+        Only with ``n_actions="auto"``: ``"n_actions"`` (the candidates),
+        ``"cost"`` (the segmentation cost of each fit) and ``"knee"``
+        (height of the chord above the scaled cost; the chosen ``K`` has the
+        largest). Arrays, one entry per candidate.
     history_ : skalign.engine.History
         Per-epoch records: ``loss``, ``n_used`` (actions the pseudo-labels
         of a step use), ``lr``, ``n_steps``, ``duration``.
@@ -329,6 +450,9 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
        for Unsupervised Action Segmentation", CVPR 2024.
     .. [2] Ali, Mahmood, Saeed, Konin, Zia, Tran, "Joint Self-Supervised
        Video Alignment and Action Segmentation", ICCV 2025, Sec. 3.2.
+    .. [3] Satopaa, Albrecht, Irwin, Raghavan, "Finding a 'Kneedle' in a
+       Haystack: Detecting Knee Points in System Behavior", ICDCS Workshops
+       2011.
 
     Examples
     --------
@@ -355,9 +479,10 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
 
     def __init__(
         self,
-        n_actions: int,
+        n_actions: int | str,
         method: str = "asot",
         *,
+        n_actions_range: tuple[int, int] = (2, 12),
         encoder: str | nn.Module = "auto",
         features: Any = "auto",
         embedding_dim: int = 40,
@@ -389,6 +514,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
     ) -> None:
         self.n_actions = n_actions
         self.method = method
+        self.n_actions_range = n_actions_range
         self.encoder = encoder
         self.features = features
         self.embedding_dim = embedding_dim

@@ -1,4 +1,4 @@
-"""The ``skalign`` command: ``demo``, ``features``, ``fit``, ``align`` and ``segment``.
+"""The ``skalign`` command: ``demo``, ``features``, ``fit``, ``align``, ``segment`` and ``sync``.
 
 Run ``skalign --help`` or ``python -m skalign --help``. Bad input ends with a
 one-line error and exit status 2 (the traceback with ``--debug``).
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import glob
 import logging
 import os
 import re
@@ -392,8 +393,13 @@ def _features(args: argparse.Namespace) -> int:
 
 def _fit(args: argparse.Namespace) -> int:
     _check_epochs(args)
-    if args.segment is not None and args.segment < 1:
-        raise CommandError(f"--segment must be a number of actions >= 1, got {args.segment}")
+    if args.segment is not None and args.segment != "auto":
+        try:
+            args.segment = int(args.segment)
+        except ValueError:
+            args.segment = 0
+        if args.segment < 1:
+            raise CommandError(f"--segment must be a number of actions >= 1 or 'auto', got {args.segment}")
     if len(args.files) < 2:
         raise CommandError("fit needs at least two videos of the same process")
     if Path(args.output).suffix.lower() in _PICKLE_SUFFIXES:
@@ -435,7 +441,7 @@ def _fit(args: argparse.Namespace) -> int:
     if args.segment is not None:
         model = ActionSegmenter(n_actions=args.segment, **common)
         kind = f"ActionSegmenter, {args.segment} actions"
-        name = f"ActionSegmenter(n_actions={args.segment})"
+        name = f"ActionSegmenter(n_actions={args.segment!r})"
     else:
         model = VideoAligner(method=args.method, **common)
         kind = args.method
@@ -449,10 +455,11 @@ def _fit(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise _name_videos(exc, args.files) from exc
     except KeyboardInterrupt:
-        if checkpoint is not None:  # the engine's temporary file, if cut short
-            with contextlib.suppress(OSError):
-                os.unlink(f"{checkpoint}.tmp")
-            if checkpoint.exists():
+        if checkpoint is not None:  # the engine's temporary file(s), if cut short
+            for tmp in checkpoint.parent.glob(f"{glob.escape(checkpoint.name)}*.tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            if checkpoint.exists() or any(checkpoint.parent.glob(f"{glob.escape(checkpoint.name)}.k*")):
                 logger.warning("the checkpoint %s keeps the epochs done; run the same command "
                                "to resume", checkpoint)
         raise
@@ -461,6 +468,10 @@ def _fit(args: argparse.Namespace) -> int:
     from skalign.persist import save_model
 
     save_model(model, output)
+    if args.segment == "auto":
+        costs = ", ".join(f"{k}: {c:.3f}" for k, c in zip(model.search_["n_actions"], model.search_["cost"]))
+        print(f"chose {model.n_actions_} actions (segmentation cost by K: {costs})")
+        kind = f"ActionSegmenter, {model.n_actions_} actions chosen"
     print(f"wrote {args.output} ({kind}, {len(videos)} videos, {args.epochs} epochs)")
     return 0
 
@@ -570,6 +581,87 @@ def _segment(args: argparse.Namespace) -> int:
               f"{n_segments} segments -> {target}")
     return 0
 
+#: Containers ``skalign sync`` writes.
+_SYNC_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
+
+
+def _reference_index(value: str | None, files: Sequence[str]) -> int | None:
+    """``--reference``: one of the files (by name) or its index; None: the medoid."""
+    if value is None:
+        return None
+    for i, path in enumerate(files):
+        if value == path or _same_file(Path(value), Path(path)):
+            return i
+    try:
+        index = int(value)
+    except ValueError:
+        raise CommandError(f"--reference {value} is neither one of the videos nor an index") from None
+    if not 0 <= index < len(files):
+        raise CommandError(f"--reference {index} is not the index of one of the {len(files)} videos")
+    return index
+
+
+def _sync(args: argparse.Namespace) -> int:
+    if len(args.files) < 2:
+        raise CommandError("sync needs at least two video files")
+    for path in args.files:
+        if _is_feature_file(path):
+            raise CommandError(f"{path} is a feature file; sync shows the frames of video files")
+        if not Path(path).is_file():
+            raise CommandError(f"video file not found: {path}")
+    if args.tile < 16:
+        raise CommandError(f"--tile must be at least 16 pixels, got {args.tile}")
+    if args.columns is not None and args.columns < 1:
+        raise CommandError(f"--columns must be at least 1, got {args.columns}")
+    out = _check_output(args.out, inputs=(args.model, *args.files), force=args.force, what="--out")
+    if out.suffix.lower() not in _SYNC_SUFFIXES:
+        raise CommandError(f"--out {args.out}: write a video file ({', '.join(_SYNC_SUFFIXES)})")
+    csv_path = None
+    if args.csv:
+        csv_path = _check_output(args.csv, inputs=(args.model, *args.files), force=args.force,
+                                 what="--csv")
+        if _same_file(csv_path, out):
+            raise CommandError(f"--csv and --out name the same file {args.csv}")
+    reference = _reference_index(args.reference, args.files)
+    model = _load_model(args.model, trust_pickle=args.trust_pickle)
+    if not hasattr(model, "align_many"):
+        raise CommandError(f"{args.model} holds a {type(model).__name__}, which cannot align videos")
+    stage = getattr(model, "features_", None)
+    if stage is None and getattr(model, "input_kind_", None) != "frames":
+        raise CommandError(f"{args.model} was fitted on feature files; sync needs a model fitted on "
+                           "video files (skalign fit VIDEO.mp4 ...)")
+    videos = list(args.files) if stage is not None else [_check_video(model, p) for p in args.files]
+    decode = ({"fps": stage.fps, "max_frames": stage.max_frames} if stage is not None
+              else {"fps": None, "max_frames": None})
+    logger.info("skalign sync: aligning %d videos%s", len(videos),
+                "" if reference is None else f" to {args.files[reference]}")
+    try:
+        timeline = model.align_many(videos, reference=reference)
+        labels = model.predict(videos) if args.phases and hasattr(model, "predict") else None
+    except (FileNotFoundError, ValueError) as exc:
+        raise _name_videos(exc, args.files) from exc
+    ref = args.files[timeline.reference]
+    print(f"timeline: {timeline.n_steps} steps, the frames of {ref}"
+          + (" (the medoid)" if reference is None else ""))
+    for path, frames, steps in zip(args.files, timeline.frames, timeline.steps):
+        print(f"  {path}: {int((steps >= 0).sum())} of {len(steps)} frames on the timeline, "
+              f"no counterpart at {int((frames < 0).sum())} steps")
+    if csv_path is not None:
+        with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["step", *args.files])
+            writer.writerows([t, *(int(f[t]) for f in timeline.frames)] for t in range(timeline.n_steps))
+        print(f"wrote {args.csv}")
+    from skalign.io import write_synced_video
+
+    try:
+        write_synced_video(args.files, timeline, out, tile=args.tile, columns=args.columns,
+                           labels=labels, overwrite=args.force, progress=not args.quiet, **decode)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _name_videos(exc, args.files) from exc
+    print(f"wrote {args.out} ({len(args.files)} videos, {timeline.n_steps} frames)")
+    return 0
+
 
 def _add_decode_options(parser: argparse.ArgumentParser, *, cache: bool) -> None:
     """Add the decoding and backbone options of video files."""
@@ -618,7 +710,7 @@ def build_parser() -> argparse.ArgumentParser:
     -------
     parser : argparse.ArgumentParser
         The parser of ``skalign`` and its subcommands (``demo``, ``fit``,
-        ``align``, ``segment``); each subcommand's parsed namespace has a
+        ``features``, ``align``, ``segment``, ``sync``); each subcommand's parsed namespace has a
         ``func`` that runs it.
     """
     parser = argparse.ArgumentParser(prog="skalign", description="Self-supervised video alignment.")
@@ -641,8 +733,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("files", nargs="+", help="video files (.mp4, ...) or feature files (.npy, .txt)")
     fit.add_argument("--method", default="vaot",
                      help="alignment method: vaot, vava, gta, lac or sdtw (default: vaot)")
-    fit.add_argument("--segment", type=int, metavar="K",
-                     help="fit an ActionSegmenter with K actions instead of a VideoAligner")
+    fit.add_argument("--segment", metavar="K",
+                     help="fit an ActionSegmenter with K actions instead of a VideoAligner; 'auto' "
+                          "chooses K from 2 to 12 (one fit each, the elbow of the segmentation cost)")
     fit.add_argument("-o", "--output", default="model.skalign",
                      help="where to write the model, in the .skalign format, which runs no code "
                           "when loaded (default: model.skalign)")
@@ -696,6 +789,31 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--force", action="store_true", help=_FORCE_HELP)
     segment.add_argument("--trust-pickle", action="store_true", help=_TRUST_HELP)
     segment.set_defaults(func=_segment)
+
+    sync = sub.add_parser("sync", help="put videos on one timeline and write them side by side, in sync")
+    sync.add_argument("model", help="a model written by 'skalign fit' on video files")
+    sync.add_argument("files", nargs="+", help="video files (.mp4, ...), at least two")
+    sync.add_argument("-o", "--out", required=True,
+                      help="the video to write (.mp4): a grid of the videos, frame t of it showing "
+                           "each video's frame at step t of the timeline")
+    sync.add_argument("--reference", metavar="VIDEO",
+                      help="the video whose frames are the timeline (one of FILES, or its index); "
+                           "default: the medoid, the video closest to all others")
+    sync.add_argument("--tile", type=int, default=180, help="height of each video in the grid, in "
+                                                            "pixels (default: 180)")
+    sync.add_argument("--columns", type=int, default=None,
+                      help="videos per row of the grid (default: the square root of their number)")
+    sync.add_argument("--phases", action="store_true",
+                      help="draw a strip of each frame's predicted action under its video (models "
+                           "that segment: 'skalign fit --segment')")
+    sync.add_argument("--csv", metavar="CSV",
+                      help="also write the timeline: a row per step, the frame of each video "
+                           "(-1: no counterpart)")
+    sync.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    sync.add_argument("--trust-pickle", action="store_true", help=_TRUST_HELP)
+    sync.add_argument("-q", "--quiet", action="store_true",
+                      help="print results only: no progress or other messages")
+    sync.set_defaults(func=_sync)
     return parser
 
 

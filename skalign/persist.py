@@ -93,6 +93,9 @@ def _plain(value: Any, what: str) -> Any:
         return value
     if isinstance(value, np.bool_):
         return bool(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return {"__ndarray__": [_plain(v, what) for v in value.ravel().tolist()],
+                "dtype": str(value.dtype), "shape": list(value.shape)}
     from ._frame_features import FrameFeatures
 
     if type(value) is FrameFeatures:
@@ -127,6 +130,11 @@ def _unplain(value: Any) -> Any:
             return tuple(_unplain(v) for v in value["__tuple__"])
         if set(value) == {"__float__"}:
             return float(value["__float__"])
+        if set(value) == {"__ndarray__", "dtype", "shape"}:
+            import numpy as np
+
+            flat = [_unplain(v) for v in value["__ndarray__"]]
+            return np.array(flat, dtype=np.dtype(value["dtype"])).reshape(value["shape"])
         if set(value) == {"__dict__"}:
             return {k: _unplain(v) for k, v in value["__dict__"].items()}
         if set(value) == {"__frame_features__", "fitted"}:

@@ -18,6 +18,7 @@ import numpy as np
 __all__ = [
     "plot_alignment",
     "plot_segmentation",
+    "plot_timeline",
     "plot_embeddings",
     "class_color",
     "annotate_heatmap",
@@ -589,6 +590,18 @@ def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, stops - starts, labels[starts]
 
 
+def _class_name(c: int, class_names: Sequence[str] | Mapping[int, str] | None) -> str:
+    """The legend entry of class ``c``."""
+    if c == -1:
+        return "background"
+    if class_names is not None:
+        try:
+            return str(class_names[c])
+        except (IndexError, KeyError):
+            pass
+    return str(c)
+
+
 def _matched_prediction(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Clusters renamed to their Hungarian-matched classes; the others get
     fresh ids above every class, so they keep colours of their own."""
@@ -708,21 +721,119 @@ def plot_segmentation(
     if legend and present:
         from matplotlib.patches import Patch
 
-        def name_of(c: int) -> str:
-            if c == -1:
-                return "background"
-            if class_names is not None:
-                try:
-                    return str(class_names[c])
-                except (IndexError, KeyError):
-                    pass
-            return str(c)
-
-        handles = [Patch(color=class_color(c, cmap), label=name_of(c)) for c in sorted(present)]
+        handles = [Patch(color=class_color(c, cmap), label=_class_name(c, class_names)) for c in sorted(present)]
         ax.legend(
             handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small",
             frameon=False,
         )
+    return ax
+
+
+# --------------------------------------------------------------------------
+# plot_timeline
+# --------------------------------------------------------------------------
+
+
+def plot_timeline(
+    timeline: Any,
+    labels: Sequence[Any],
+    *,
+    ax: Any = None,
+    names: Sequence[str] | None = None,
+    class_names: Sequence[str] | Mapping[int, str] | None = None,
+    cmap: str = "tab20",
+    legend: bool = True,
+) -> Any:
+    """Draw every video's phases on the common timeline of ``align_many``.
+
+    Row ``i`` is video ``i``: at step ``t`` it has the colour of the label
+    of the frame it shows there (``timeline.frames[i][t]``), so the rows of
+    well-aligned videos change colour at the same steps. Steps where a
+    video has no counterpart are white and hatched; the reference video is
+    marked "(reference)".
+
+    Parameters
+    ----------
+    timeline : skalign.Timeline
+        The result of ``align_many``.
+    labels : list of array-like of int
+        One label per frame of every video: ground truth, or the
+        ``predict`` of a segmenter (-1: background, grey).
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
+    names : sequence of str, default=None
+        Row names; ``video 0, video 1, ...`` when None.
+    class_names : sequence of str or dict of int to str, default=None
+        Names shown in the legend, ``class_names[c]`` for class ``c``.
+    cmap : str, default="tab20"
+        Qualitative colormap of the classes (see :func:`class_color`).
+    legend : bool, default=True
+        Add a legend of the classes present.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        One bar container per row and kind of run (phases, then the runs
+        without counterpart when there are some).
+
+    Raises
+    ------
+    ValueError
+        If ``labels`` or ``names`` do not hold one entry per video, or a
+        labelling does not have one int per frame.
+
+    See Also
+    --------
+    plot_segmentation : One video's labellings, frame by frame.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from skalign import Timeline
+    >>> from skalign.plotting import plot_timeline
+    >>> tl = Timeline(reference=0, frames=[np.arange(4), np.array([0, 0, -1, 2])],
+    ...               steps=[np.arange(4), np.array([0, 3, -1])])
+    >>> ax = plot_timeline(tl, [np.array([0, 0, 1, 1]), np.array([0, 1, 1])])
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['video 0 (reference)', 'video 1']
+    """
+    phases = timeline.phases(labels)
+    n_videos, n_steps = phases.shape
+    if names is None:
+        names = [f"video {i}" for i in range(n_videos)]
+    if len(names) != n_videos:
+        raise ValueError(f"names holds {len(names)} names but the timeline {n_videos} videos.")
+    rows = [f"{n} (reference)" if i == timeline.reference else str(n) for i, n in enumerate(names)]
+    ax = _axes(ax, figsize=(8.0, 0.45 * n_videos + 1.2))
+    present: set[int] = set()
+    missing: tuple[list[int], list[int], list[int]] = ([], [], [])
+    for r in range(n_videos):
+        starts, lengths, values = _runs(phases[r])
+        keep = values >= -1
+        ax.barh(r, lengths[keep], left=starts[keep], height=0.8, edgecolor="none",
+                color=[class_color(int(v), cmap) for v in values[keep]], label="_nolegend_")
+        present.update(int(v) for v in values[keep])
+        for s, n in zip(starts[~keep], lengths[~keep]):
+            missing[0].append(r)
+            missing[1].append(int(s))
+            missing[2].append(int(n))
+    if missing[0]:
+        ax.barh(missing[0], missing[2], left=missing[1], height=0.8, color="white",
+                edgecolor=_GREY, hatch="///", label="no counterpart")
+    ax.set_yticks(range(n_videos), rows)
+    ax.set_ylim(n_videos - 0.5, -0.5)
+    ax.set_xlim(0, n_steps)
+    ax.set_xlabel("timeline step (frame of the reference video)")
+    if legend and present:
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=class_color(c, cmap), label=_class_name(c, class_names)) for c in sorted(present)]
+        if missing[0]:
+            handles.append(Patch(facecolor="white", edgecolor=_GREY, hatch="///", label="no counterpart"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small",
+                  frameon=False)
     return ax
 
 

@@ -158,10 +158,32 @@ def test_segment_help_and_bad_segment_count(tmp_path, capsys):
     for i, v in enumerate(videos):
         np.save(tmp_path / f"v{i}.npy", v)
         paths.append(str(tmp_path / f"v{i}.npy"))
-    assert main(["fit", *paths, "--segment", "0", "-o", str(tmp_path / "m.joblib")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "--segment" in err
-    assert not (tmp_path / "m.joblib").exists()
+    for bad in ("0", "many"):
+        assert main(["fit", *paths, "--segment", bad, "-o", str(tmp_path / "m.skalign")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "--segment must be a number of actions >= 1 or 'auto'" in err
+    assert not (tmp_path / "m.skalign").exists()
+
+
+def test_fit_segment_auto_chooses_k_and_says_so(tmp_path, capsys):
+    from skalign import ActionSegmenter
+
+    videos, _ = make_process_videos(3, 3, n_frames=(30, 40), n_features=8, random_state=1)
+    paths = []
+    for i, v in enumerate(videos):
+        np.save(tmp_path / f"v{i}.npy", v)
+        paths.append(str(tmp_path / f"v{i}.npy"))
+    model = tmp_path / "seg.skalign"
+    assert main(["fit", *paths, "--segment", "auto", "-o", str(model), "--epochs", "1", "--device",
+                 "cpu", "-q"]) == 0
+    out = capsys.readouterr().out
+    fitted = load_model(model)
+    assert fitted.n_actions == "auto" and list(fitted.search_["n_actions"]) == list(range(2, 13))
+    assert f"chose {fitted.n_actions_} actions" in out and "12: " in out
+    # the oracle: the same fit in Python
+    again = ActionSegmenter("auto", max_epochs=1, device="cpu", random_state=0).fit(videos)
+    assert again.n_actions_ == fitted.n_actions_
+    np.testing.assert_allclose(again.search_["cost"], fitted.search_["cost"], rtol=1e-5)
 
 
 def _feature_files(tmp_path, n=3):

@@ -97,3 +97,57 @@ def test_missing_weights_file_is_one_line(clips, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "none.pth: file not found" in err
     assert not (tmp_path / "m.skalign").exists()
+
+
+def test_sync_writes_the_grid_of_the_models_timeline(weights, clips, tmp_path, capsys):
+    from skalign.io import read_video, video_info
+
+    model = tmp_path / "m.skalign"
+    assert main(["fit", *clips[:4], "-o", str(model), "--epochs", "1", "--device", "cpu", "--weights",
+                 weights, "--size", "64", "--no-cache", "-q"]) == 0
+    grid, table = tmp_path / "grid.mp4", tmp_path / "timeline.csv"
+    assert main(["sync", str(model), *clips[2:6], "--out", str(grid), "--csv", str(table),
+                 "--reference", clips[3], "--tile", "48"]) == 0
+    text = capsys.readouterr()
+    assert f"the frames of {clips[3]}" in text.out and f"wrote {grid}" in text.out
+    assert "steps/s" in text.err or "%" in text.err  # progress on stderr
+    timeline = load_model(model).align_many(clips[2:6], reference=1)
+    rows = list(csv.reader(table.open()))
+    assert rows[0] == ["step", *clips[2:6]]
+    got = np.array([[int(x) for x in r[1:]] for r in rows[1:]])
+    np.testing.assert_array_equal(got, np.stack(timeline.frames, axis=1))
+    assert video_info(grid).n_frames == timeline.n_steps == len(read_video(clips[3]))
+    assert read_video(grid).shape[1:3] == (96, 96)  # 2 x 2 tiles of 48 pixels
+    # the output exists now: refused without --force, the file untouched
+    before = grid.stat().st_mtime_ns
+    assert main(["sync", str(model), *clips[2:4], "--out", str(grid)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err and grid.stat().st_mtime_ns == before
+
+
+def test_sync_refuses_before_any_work(weights, clips, tmp_path, capsys):
+    feats = tmp_path / "f.npy"
+    np.save(feats, np.zeros((10, 4), np.float32))
+    model = tmp_path / "m.skalign"
+    cases = [
+        (["sync", str(model), clips[0], clips[1], "--out", clips[1]], "is the input"),
+        (["sync", str(model), clips[0], str(feats), "--out", str(tmp_path / "g.mp4")], "is a feature file"),
+        (["sync", str(model), clips[0], "--out", str(tmp_path / "g.mp4")], "at least two video files"),
+        (["sync", str(model), clips[0], clips[1], "--out", str(tmp_path / "g.png")], "write a video file"),
+        (["sync", str(model), clips[0], clips[1], "--out", str(tmp_path / "no" / "g.mp4")],
+         "does not exist"),
+        (["sync", str(model), clips[0], clips[1], "--out", str(tmp_path / "g.mp4"), "--reference", "7"],
+         "--reference 7 is not the index"),
+        (["sync", str(model), clips[0], clips[1], "--out", str(tmp_path / "g.mp4")], "model file not found"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (args, err)
+    assert not list(tmp_path.glob("g.*"))
+    # a model fitted on feature files has no frames to show
+    np.save(tmp_path / "g0.npy", np.random.default_rng(0).standard_normal((12, 4)).astype(np.float32))
+    np.save(tmp_path / "g1.npy", np.random.default_rng(1).standard_normal((12, 4)).astype(np.float32))
+    assert main(["fit", str(tmp_path / "g0.npy"), str(tmp_path / "g1.npy"), "-o", str(model), "--epochs",
+                 "1", "--device", "cpu", "-q"]) == 0
+    assert main(["sync", str(model), clips[0], clips[1], "--out", str(tmp_path / "g.mp4")]) == 2
+    assert "fitted on feature files" in capsys.readouterr().err

@@ -5,11 +5,13 @@ Videos are decoded with PyAV (FFmpeg) into uint8 RGB arrays of shape
 frame a row. :func:`load_video` turns any video skalign accepts (features,
 frames or a path) into a checked array, and :class:`VideoCollection` reads
 files only when an item is asked for, so data sets larger than memory can be
-passed to ``fit``.
+passed to ``fit``. :func:`write_synced_video` shows videos put on one
+timeline side by side in one video file.
 """
 
 from ._collection import VideoCollection, load_video
 from ._features import FEATURE_SUFFIXES, read_features, write_features
+from ._sync import write_synced_video
 from ._video import VideoInfo, iter_frames, read_video, video_info, write_video
 
 __all__ = [
@@ -22,5 +24,6 @@ __all__ = [
     "read_video",
     "video_info",
     "write_features",
+    "write_synced_video",
     "write_video",
 ]

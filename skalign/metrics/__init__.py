@@ -29,6 +29,7 @@ from ._alignment import (
     kendalls_tau,
     phase_classification_accuracy,
     phase_progression,
+    timeline_accuracy,
 )
 from ._scorers import (
     alignment_accuracy_scorer,
@@ -55,6 +56,7 @@ __all__ = [
     "phase_progression",
     "average_precision_at_k",
     "alignment_accuracy",
+    "timeline_accuracy",
     "hungarian_match",
     "mof",
     "f1_at_overlap",

@@ -635,3 +635,63 @@ def alignment_accuracy(
     matched_label = np.where(matched, lb[np.where(matched, m, 0)] if lb.size else -1, -2)
     right = np.where(has_counterpart, matched & (matched_label == la), ~matched)
     return float(np.mean(right[scored]))
+
+
+def timeline_accuracy(timeline: Any, labels: Any, *, background: str = "unmatched") -> float:
+    """Share of frames placed on a common timeline at a step of their phase.
+
+    Every frame of every video other than the reference lies at a step of
+    the timeline (``timeline.steps[i]``), which is a frame of the reference
+    video; it is right when the reference's phase at that step is its own,
+    with the rule of :func:`alignment_accuracy` for frames without a
+    counterpart (right only when left off the timeline, -1). The accuracy
+    is over the frames of all non-reference videos together.
+
+    Parameters
+    ----------
+    timeline : skalign.Timeline
+        The result of ``align_many``: ``reference`` and ``steps``.
+    labels : list of array-like of int
+        Phase label of every frame of every video, in the order of the
+        timeline's videos; -1 marks background.
+    background : {"unmatched", "ignore"}, default="unmatched"
+        As in :func:`alignment_accuracy`.
+
+    Returns
+    -------
+    accuracy : float
+        In ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        ``labels`` not holding one array per video of the timeline, or
+        what :func:`alignment_accuracy` refuses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skalign import Timeline
+    >>> from skalign.metrics import timeline_accuracy
+    >>> tl = Timeline(reference=0, frames=[np.arange(4), np.array([0, 0, 2, 3])],
+    ...               steps=[np.arange(4), np.array([0, 2, 3, -1])])
+    >>> timeline_accuracy(tl, [np.array([0, 0, 1, 1]), np.array([0, 1, 1, -1])])
+    1.0
+    """
+    steps, ref = timeline.steps, int(timeline.reference)
+    if len(labels) != len(steps):
+        raise ValueError(f"labels holds {len(labels)} arrays but the timeline {len(steps)} videos.")
+    right = total = 0.0
+    for i, (st, lab) in enumerate(zip(steps, labels)):
+        if i == ref:
+            continue
+        la = check_label_array(lab, f"labels[{i}]")
+        n_scored = int((la >= 0).sum()) if background == "ignore" else len(la)
+        if n_scored == 0:
+            continue
+        acc = alignment_accuracy(st, la, labels[ref], background=background)
+        right += acc * n_scored
+        total += n_scored
+    if total == 0:
+        raise ValueError("the timeline has no frame to score outside its reference video.")
+    return float(right / total)

@@ -1,0 +1,96 @@
+"""``n_actions="auto"``: the number of actions chosen by the elbow of the
+segmentation cost, checked against a hand-computed Kneedle, the fits of
+each ``K`` made by hand and the cost recomputed from the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skalign import ActionSegmenter, JointAlignSegment
+from skalign._segmenter import choose_n_actions
+from skalign.datasets import make_process_videos
+from skalign.persist import load_model, save_model
+
+FAST = dict(embedding_dim=8, max_epochs=3, n_frames=16, batch_size=2, device="cpu", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_process_videos(4, 3, n_frames=(30, 40), n_features=8, random_state=1)
+
+
+@pytest.fixture(scope="module")
+def auto(data):
+    return ActionSegmenter("auto", n_actions_range=(2, 5), **FAST).fit(data[0])
+
+
+def test_kneedle_by_hand():
+    # x = 0, 1/3, 2/3, 1; scaled cost 1, 0.6, 0.2, 0; chord 1 - x; chord minus cost:
+    k, knee = choose_n_actions([2, 3, 4, 5], [3.0, 2.2, 1.4, 1.0])
+    np.testing.assert_allclose(knee, [0.0, 2 / 3 - 0.6, 1 / 3 - 0.2, 0.0])
+    assert k == 4
+    assert choose_n_actions([2, 3, 4], [1.0, 0.1, 0.05])[0] == 3
+    # a cost that does not fall: no elbow, the smallest K
+    k, knee = choose_n_actions([2, 3, 4], [0.5, 0.6, 0.7])
+    assert k == 2 and not knee.any()
+
+
+def test_auto_keeps_the_fit_of_the_chosen_k(auto, data):
+    videos = data[0]
+    s = auto.search_
+    np.testing.assert_array_equal(s["n_actions"], [2, 3, 4, 5])
+    assert auto.n_actions_ == choose_n_actions(s["n_actions"], s["cost"])[0]
+    assert auto.action_embeddings_.shape == (auto.n_actions_, 8)
+    by_hand = ActionSegmenter(auto.n_actions_, **FAST).fit(videos)
+    np.testing.assert_allclose(auto.action_embeddings_, by_hand.action_embeddings_, atol=1e-6)
+    for a, b in zip(auto.predict(videos), by_hand.predict(videos)):
+        np.testing.assert_array_equal(a, b)
+    assert auto.get_params()["n_actions"] == "auto"
+
+
+def test_search_cost_is_the_mean_cosine_cost_to_the_predicted_action(data):
+    videos = data[0]
+    for k in (2, 4):
+        est = ActionSegmenter(k, **FAST).fit(videos)
+        emb = np.concatenate(est.transform(videos)).astype(np.float64)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        pred = np.concatenate(est.predict(videos))
+        cost = np.mean(1 - np.sum(emb * est.action_embeddings_[pred], axis=1))
+        auto = ActionSegmenter("auto", n_actions_range=(2, 4), **FAST).fit(videos)
+        assert auto.search_["cost"][k - 2] == pytest.approx(cost, rel=1e-5)
+
+
+def test_joint_model_chooses_too(data):
+    est = JointAlignSegment("auto", n_actions_range=(2, 3), **FAST).fit(data[0])
+    assert est.n_actions_ in (2, 3) and len(est.search_["cost"]) == 2
+    assert est.align(data[0][0], data[0][1]).matches.shape == (len(data[0][0]),)
+
+
+@pytest.mark.parametrize("bad", [(3, 3), (0, 4), (2,), (2.0, 4), (5, 2)])
+def test_bad_range_is_refused(data, bad):
+    with pytest.raises(ValueError, match="n_actions_range must be"):
+        ActionSegmenter("auto", n_actions_range=bad, **FAST).fit(data[0])
+
+
+def test_bad_n_actions_string_is_refused(data):
+    with pytest.raises(ValueError, match="n_actions"):
+        ActionSegmenter("many", **FAST).fit(data[0])
+
+
+def test_each_k_has_its_checkpoint_and_a_rerun_resumes(data, tmp_path):
+    ckpt = tmp_path / "seg.ckpt"
+    first = ActionSegmenter("auto", n_actions_range=(2, 3), checkpoint=str(ckpt), **FAST).fit(data[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seg.ckpt.k2", "seg.ckpt.k3"]
+    again = ActionSegmenter("auto", n_actions_range=(2, 3), checkpoint=str(ckpt), **FAST).fit(data[0])
+    assert again.n_actions_ == first.n_actions_
+    np.testing.assert_allclose(again.search_["cost"], first.search_["cost"], rtol=1e-5)
+    assert sum(r["n_steps"] for r in again.history_) == sum(r["n_steps"] for r in first.history_)
+
+
+def test_search_survives_the_model_file(auto, tmp_path):
+    again = load_model(save_model(auto, tmp_path / "auto.skalign"))
+    assert again.n_actions_ == auto.n_actions_ and again.n_actions == "auto"
+    for key in ("n_actions", "cost", "knee"):
+        np.testing.assert_array_equal(again.search_[key], auto.search_[key])
+        assert again.search_[key].dtype == auto.search_[key].dtype
