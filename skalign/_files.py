@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "same_file"]
 
 
 @contextlib.contextmanager
@@ -50,3 +50,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether ``a`` and ``b`` name the same file (after links and ``..``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skalign._files import same_file
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     (Path(d) / "x").write_text("")
+    ...     same_file(Path(d) / "x", Path(d) / "sub" / ".." / "x"), same_file(Path(d) / "x", d)
+    0
+    (True, False)
+    """
+    a, b = Path(a), Path(b)
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False

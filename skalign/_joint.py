@@ -54,12 +54,9 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
     ----------
     n_actions : int or "auto"
         Number of actions ``K``, background included.
-        ``"auto"`` chooses ``K`` from the training videos, without labels:
-        one fit per ``K`` of ``n_actions_range``, and the elbow (Kneedle
-        [3]_: furthest below the chord of the scaled curve) of the
-        segmentation cost, the mean ``1 - cos`` of the training frames to
-        the action ``predict`` gives them. It costs one fit per candidate;
-        ``search_`` holds the cost of each.
+        ``"auto"`` chooses ``K`` from the training videos, without labels,
+        as :class:`skalign.ActionSegmenter` does (one fit per candidate;
+        the elbow of the segmentation cost).
     n_actions_range : tuple of int, default=(2, 12)
         Smallest and largest ``K`` that ``n_actions="auto"`` tries (both
         included); ignored for an int ``n_actions``.
@@ -177,10 +174,6 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
        Video Alignment and Action Segmentation", ICCV 2025, Sec. 3.2, Eq. 7.
     .. [2] Xu, Gould, "Temporally Consistent Unbalanced Optimal Transport
        for Unsupervised Action Segmentation", CVPR 2024.
-    .. [3] Satopaa, Albrecht, Irwin, Raghavan, "Finding a 'Kneedle' in a
-       Haystack: Detecting Knee Points in System Behavior", ICDCS Workshops
-       2011.
-
     Examples
     --------
     >>> from skalign import JointAlignSegment

@@ -179,16 +179,23 @@ class SegmentMixin:
         return self
 
     def _segmentation_cost(self, videos: Any) -> float:
-        """Mean ``1 - cos`` of the training frames to the action ``predict``
-        gives them (float): the quantity of the elbow of ``n_actions="auto"``."""
-        total = n = 0.0
-        for emb in self._embed(self._check_videos(videos)):
-            unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-            cos = unit @ self.action_embeddings_.T
-            chosen = self._proba(emb).argmax(1)
-            total += float((1.0 - cos[np.arange(len(chosen)), chosen]).sum())
-            n += len(chosen)
-        return total / n
+        """Within-action dispersion of the training videos' *input* frames
+        under ``predict``: the mean ``1 - cos`` of each frame's input
+        features (the feature stage's output for frames and files, pixels
+        for a pixel encoder) to the mean direction of its action's frames,
+        pooled over videos. The same space for every ``K``, unlike the
+        learned embeddings, which each fit shapes into its own ``K``
+        clusters. Equal to ``1 - sum_k |s_k| / N`` with ``s_k`` the sum of
+        the unit input vectors of action ``k``."""
+        sums = np.zeros((int(self.n_actions_), int(self.n_features_in_)))
+        n = 0
+        vids = self._check_videos(videos)
+        for video, emb in zip(vids, self._embed(vids)):
+            x = np.asarray(video, dtype=np.float64).reshape(len(video), -1)
+            x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+            np.add.at(sums, self._proba(emb).argmax(1), x)
+            n += len(x)
+        return float(1.0 - np.linalg.norm(sums, axis=1).sum() / n)
 
     def _checkpoint_suffix(self) -> str:
         k = getattr(self, "_k_fit", None)
@@ -337,8 +344,9 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         ``"auto"`` chooses ``K`` from the training videos, without labels:
         one fit per ``K`` of ``n_actions_range``, and the elbow (Kneedle
         [3]_: furthest below the chord of the scaled curve) of the
-        segmentation cost, the mean ``1 - cos`` of the training frames to
-        the action ``predict`` gives them. It costs one fit per candidate;
+        segmentation cost, the mean ``1 - cos`` of the training frames'
+        input features to the mean of their action under ``predict`` (the
+        same space for every ``K``). It costs one fit per candidate;
         ``search_`` holds the cost of each.
     n_actions_range : tuple of int, default=(2, 12)
         Smallest and largest ``K`` that ``n_actions="auto"`` tries (both

@@ -37,6 +37,7 @@ from typing import Iterator, Sequence
 
 from skalign import __version__
 from skalign._files import atomic_path
+from skalign._files import same_file as _same_file
 
 __all__ = ["build_parser", "main"]
 
@@ -143,16 +144,6 @@ def _check_epochs(args: argparse.Namespace) -> None:
 
 #: Suffixes of pickle files, which the CLI neither writes nor reads unless told.
 _PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether ``a`` and ``b`` name the same file (after links and ``..``)."""
-    try:
-        if a.resolve() == b.resolve():
-            return True
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _check_output(path: str | Path, *, inputs: Sequence[str], force: bool, what: str) -> Path:

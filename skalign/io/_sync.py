@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .._files import atomic_path
+from .._files import same_file as _same_file
 from .._validation import check_number
 from ._video import (
     _ENCODERS,
@@ -301,15 +302,6 @@ def _check_output(path: Any) -> Path:
     if out.is_dir():
         raise ValueError(f"cannot write the synced video to {out}: it is a directory.")
     return out
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.resolve() == b.resolve():
-            return True
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _check_videos(videos: Any, out: Path) -> list[_Source]:
