@@ -15,7 +15,8 @@ Data: synthetic videos (``make_process_videos``, 10 videos, ``K`` from 3 to
 ``../shared/data``, skipped when absent. ``K_true`` of the real sets is the
 number of classes that occur in their labels.
 
-Run ``python benchmarks/bench_n_actions.py [--seeds 1] [--epochs 50]``.
+Run ``python benchmarks/bench_n_actions.py [--seeds 1] [--epochs 50]
+[--estimator JointAlignSegment] [--datasets mocap6 breakfast]``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sklearn.cluster import KMeans
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_segmentation import DATA, equal_split, load  # noqa: E402
 
-from skalign import ActionSegmenter  # noqa: E402
+from skalign import ActionSegmenter, JointAlignSegment  # noqa: E402
 from skalign.datasets import make_process_videos  # noqa: E402
 from skalign.metrics import mof  # noqa: E402
 
@@ -52,18 +53,26 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--estimator", choices=("ActionSegmenter", "JointAlignSegment"),
+                        default="ActionSegmenter")
+    parser.add_argument("--datasets", nargs="+", default=None,
+                        help="only the data sets whose names start with one of these")
     args = parser.parse_args(argv)
+    cls = ActionSegmenter if args.estimator == "ActionSegmenter" else JointAlignSegment
+    print(f"{args.estimator}(n_actions='auto') against the true K\n")
     print("| data | true K | chosen K | MoF auto | MoF true K | k-means true K | equal split true K "
           "| equal split chosen K | s |")
     print("|---" * 9 + "|")
     errors = []
     for seed in range(args.seeds):
         for name, videos, labels, k_true in datasets(seed, args.data):
+            if args.datasets and not any(name.startswith(d) for d in args.datasets):
+                continue
             t0 = time.perf_counter()
             common = dict(max_epochs=args.epochs, device="cpu", random_state=seed)
-            auto = ActionSegmenter("auto", **common).fit(videos)
+            auto = cls("auto", **common).fit(videos)
             seconds = time.perf_counter() - t0
-            fixed = ActionSegmenter(k_true, **common).fit(videos)
+            fixed = cls(k_true, **common).fit(videos)
             km = KMeans(k_true, n_init=10, random_state=seed).fit(np.concatenate(videos))
             row = [mof(auto.predict(videos), labels), mof(fixed.predict(videos), labels),
                    mof([km.predict(v) for v in videos], labels),

@@ -34,7 +34,7 @@ checked (frame count and size with ``video_info``).
 ``write_synced_video``; default: FFmpeg's choice) and the OpenMP/MKL/torch
 thread variables of the child processes (the writer imports no torch).
 
-Run: ``python benchmarks/bench_sync.py [--n-videos 8] [--n-frames 300]
+Run: ``python benchmarks/bench_sync.py [--n-videos 8] [--n-frames 300] [--busy 2]
 [--threads N] [--out-json FILE]`` (about 20 s on 2 CPU cores with the
 defaults, most of it rendering).
 """
@@ -170,6 +170,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="h264 encoder threads (and OMP/MKL variables); default: FFmpeg's choice")
     parser.add_argument("--out-json", default=None, help="also write the figures to this file")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="then write again while N processes spin on the cores (shared machines): "
+                             "steps a second under load, FFmpeg's threads and one thread, as ratios "
+                             "to the quiet run")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -194,6 +198,18 @@ def main() -> None:
         writer = run_child({**spec, "n_steps": n_frames}, folder, args.threads)
         floor = run_child({"mode": "floor"}, folder, args.threads)
         info = video_info(out)
+        loaded = {}
+        if args.busy:
+            spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                        for _ in range(args.busy)]
+            try:
+                for threads in (args.threads, 1):
+                    loaded[threads] = run_child({**spec, "n_steps": n_frames, "threads": threads},
+                                                folder, threads)["wall"]
+            finally:
+                for p in spinners:
+                    p.kill()
+                    p.wait()
 
     n_steps = n_frames
     whole = n_videos * n_frames * HEIGHT * WIDTH * 3
@@ -229,6 +245,12 @@ def main() -> None:
         (f"{n_videos} videos decoded whole (MB)", f"{whole / mb:.1f}"),
         ("decoded whole / writer above floor", f"{figures['whole_over_writer_above_floor']:.1f}x"),
     ]
+    for threads, wall in loaded.items():
+        label = "FFmpeg's threads" if threads is None else f"{threads} encoder thread(s)"
+        rows.append((f"under {args.busy} spinning processes, {label}: steps/s",
+                     f"{n_steps / wall:.1f}"))
+        rows.append(("  slowdown against the quiet run", f"{wall / writer['wall']:.2f}x"))
+        figures[f"busy_{threads}_seconds"] = wall
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':{width}s}  {'value':>10s}")
     for name, value in rows:

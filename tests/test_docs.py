@@ -77,11 +77,14 @@ def test_docs_build_without_warnings(tmp_path):
     api = (out / "api.html").read_text()
     for name in ["skalign.ot.vaot", "skalign.metrics.mof", "skalign.io.read_video",
                  "skalign.datasets.make_process_videos", "skalign.engine.Trainer",
-                 "skalign.encoders.MLPEncoder", "skalign.plotting.plot_segmentation"]:
+                 "skalign.encoders.MLPEncoder", "skalign.plotting.plot_segmentation",
+                 "skalign.Timeline", "skalign.io.write_synced_video", "skalign.plotting.plot_timeline",
+                 "skalign.metrics.timeline_accuracy"]:
         assert f"generated/{name}.html" in api, name
 
 
-@pytest.mark.parametrize("page", ["index.rst", "quickstart.rst", "user_guide/training.rst"])
+@pytest.mark.parametrize("page", ["index.rst", "quickstart.rst", "user_guide/training.rst",
+                                  "user_guide/many_videos.rst"])
 def test_page_code_runs(page, tmp_path):
     _needs("matplotlib")
     script = tmp_path / "page.py"
