@@ -26,7 +26,7 @@ __all__ = ["Timeline", "build_timeline", "pair_cost"]
 UNMATCHED_COST = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Timeline:
     """Videos of one process on a common time axis.
 

@@ -795,8 +795,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--columns", type=int, default=None,
                       help="videos per row of the grid (default: the square root of their number)")
     sync.add_argument("--phases", action="store_true",
-                      help="draw a strip of each frame's predicted action under its video (models "
-                           "that segment: 'skalign fit --segment')")
+                      help="draw a strip of each frame's predicted action under its video (a model "
+                           "that aligns and segments: a JointAlignSegment saved with "
+                           "skalign.persist.save_model)")
     sync.add_argument("--csv", metavar="CSV",
                       help="also write the timeline: a row per step, the frame of each video "
                            "(-1: no counterpart)")

@@ -151,3 +151,21 @@ def test_sync_refuses_before_any_work(weights, clips, tmp_path, capsys):
                  "1", "--device", "cpu", "-q"]) == 0
     assert main(["sync", str(model), clips[0], clips[1], "--out", str(tmp_path / "g.mp4")]) == 2
     assert "fitted on feature files" in capsys.readouterr().err
+
+
+def test_sync_phases_draws_the_joint_models_actions(weights, clips, tmp_path, capsys):
+    from skalign import FrameFeatures, JointAlignSegment
+    from skalign.io import read_video
+    from skalign.io._sync import _strip_height
+    from skalign.persist import save_model
+
+    stage = FrameFeatures(weights=weights, size=64, device="cpu")
+    joint = JointAlignSegment(2, features=stage, embedding_dim=8, max_epochs=1, device="cpu",
+                              random_state=0).fit(clips[:3])
+    model = save_model(joint, tmp_path / "joint.skalign")
+    grid = tmp_path / "grid.mp4"
+    assert main(["sync", str(model), *clips[:2], "--out", str(grid), "--tile", "48", "--phases",
+                 "-q"]) == 0
+    assert capsys.readouterr().err == ""
+    height = 48 + _strip_height(48)
+    assert read_video(grid).shape[1] == height + height % 2
