@@ -1,7 +1,9 @@
 """``n_actions="auto"``: the chosen number of actions against the true one.
 
 For every data set, ``ActionSegmenter("auto")`` (defaults: ``K`` from 2 to
-12, the elbow of the segmentation cost) is fitted without labels; beside it
+12, the median count of segments per video; ``--criterion elbow``: one fit
+per ``K`` and the elbow of the segmentation cost) is fitted without labels;
+beside it
 ``ActionSegmenter(K_true)`` with the same seed (the fit ``"auto"`` made for
 ``K_true``), k-means on the input features with ``K_true`` and the equal
 split with ``K_true`` (baselines that are given the true ``K``), and the
@@ -55,11 +57,13 @@ def main(argv=None) -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--estimator", choices=("ActionSegmenter", "JointAlignSegment"),
                         default="ActionSegmenter")
+    parser.add_argument("--criterion", choices=("changes", "elbow"), default="changes")
     parser.add_argument("--datasets", nargs="+", default=None,
                         help="only the data sets whose names start with one of these")
     args = parser.parse_args(argv)
     cls = ActionSegmenter if args.estimator == "ActionSegmenter" else JointAlignSegment
-    print(f"{args.estimator}(n_actions='auto') against the true K\n")
+    print(f"{args.estimator}(n_actions='auto', n_actions_criterion={args.criterion!r}) against the "
+          "true K\n")
     print("| data | true K | chosen K | MoF auto | MoF true K | k-means true K | equal split true K "
           "| equal split chosen K | s |")
     print("|---" * 9 + "|")
@@ -70,7 +74,7 @@ def main(argv=None) -> None:
                 continue
             t0 = time.perf_counter()
             common = dict(max_epochs=args.epochs, device="cpu", random_state=seed)
-            auto = cls("auto", **common).fit(videos)
+            auto = cls("auto", n_actions_criterion=args.criterion, **common).fit(videos)
             seconds = time.perf_counter() - t0
             fixed = cls(k_true, **common).fit(videos)
             km = KMeans(k_true, n_init=10, random_state=seed).fit(np.concatenate(videos))
@@ -81,8 +85,11 @@ def main(argv=None) -> None:
             errors.append(auto.n_actions_ - k_true)
             print(f"| {name} | {k_true} | {auto.n_actions_} | " + " | ".join(f"{x:.3f}" for x in row)
                   + f" | {seconds:.0f} |", flush=True)
-            costs = " ".join(f"{k}:{c:.3f}" for k, c in zip(auto.search_["n_actions"], auto.search_["cost"]))
-            print(f"|   cost per K: {costs} |", flush=True)
+            if "cost" in auto.search_:
+                costs = " ".join(f"{k}:{c:.3f}" for k, c in zip(auto.search_["n_actions"], auto.search_["cost"]))
+                print(f"|   cost per K: {costs} |", flush=True)
+            else:
+                print(f"|   segments per video: {' '.join(map(str, auto.search_['segments']))} |", flush=True)
     errors = np.array(errors)
     print(f"\nchosen K - true K: exact {np.mean(errors == 0):.2f}, within 1 {np.mean(np.abs(errors) <= 1):.2f}, "
           f"mean {errors.mean():+.2f}, mean absolute {np.abs(errors).mean():.2f} over {len(errors)} data sets")

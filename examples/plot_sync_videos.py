@@ -12,8 +12,8 @@ MODEL VIDEOS... --out grid.mp4``) writes the takes side by side in one
 video, each showing its frame of the same moment.
 
 The last part lets :class:`skalign.ActionSegmenter` choose the number of
-actions itself (``n_actions="auto"``): one fit per candidate ``K`` and the
-elbow of the segmentation cost.
+actions itself (``n_actions="auto"``): the median number of segments the
+training videos show.
 """
 
 # %%
@@ -89,18 +89,19 @@ fig.tight_layout()
 # %%
 # Let the segmenter choose the number of actions
 # ----------------------------------------------
-# ``n_actions="auto"`` fits every ``K`` of ``n_actions_range`` and keeps the
-# elbow of the segmentation cost (the mean ``1 - cos`` of the frames to
-# their action). Here on feature videos of a five-phase process.
+# ``n_actions="auto"`` counts the segments of every training video (the
+# abrupt changes of its input features, plus one), takes the median count
+# and fits once. Here on feature videos of a five-phase process; the bars
+# are how many videos counted each number of segments.
 feats, phases = make_process_videos(10, 5, random_state=1)
-seg = ActionSegmenter("auto", n_actions_range=(2, 8), max_epochs=20, device="cpu",
-                      random_state=0).fit(feats)
+seg = ActionSegmenter("auto", max_epochs=30, device="cpu", random_state=0).fit(feats)
+print(f"segments counted per video: {seg.search_['segments'].tolist()}")
 print(f"chosen K = {seg.n_actions_} (true 5), MoF {mof(seg.predict(feats), phases):.3f}")
 fig, ax = plt.subplots(figsize=(5, 3))
-ax.plot(seg.search_["n_actions"], seg.search_["cost"], "o-")
-ax.axvline(seg.n_actions_, color="grey", ls="--", label=f"chosen K = {seg.n_actions_}")
-ax.set_xlabel("number of actions K")
-ax.set_ylabel("segmentation cost")
+ax.bar(seg.search_["n_actions"], seg.search_["votes"], color="grey")
+ax.axvline(seg.n_actions_, color="black", ls="--", label=f"chosen K = {seg.n_actions_}")
+ax.set_xlabel("number of segments counted")
+ax.set_ylabel("videos")
 ax.legend()
 fig.tight_layout()
 plt.show()

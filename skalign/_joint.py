@@ -55,11 +55,18 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
     n_actions : int or "auto"
         Number of actions ``K``, background included.
         ``"auto"`` chooses ``K`` from the training videos, without labels,
-        as :class:`skalign.ActionSegmenter` does (one fit per candidate;
-        the elbow of the segmentation cost).
+        by ``n_actions_criterion``; ``search_`` says how.
     n_actions_range : tuple of int, default=(2, 12)
-        Smallest and largest ``K`` that ``n_actions="auto"`` tries (both
-        included); ignored for an int ``n_actions``.
+        Smallest and largest ``K`` that ``n_actions="auto"`` may choose
+        (both included); ignored for an int ``n_actions``.
+    n_actions_criterion : {"changes", "elbow"}, default="changes"
+        How ``n_actions="auto"`` chooses. ``"changes"``: the median over
+        the training videos of their number of segments (the frame-to-frame
+        changes of their input features with a robust z-score of 4 or more,
+        plus one; see :ref:`many_videos`), then one fit.
+        ``"elbow"``: one fit per ``K`` and the elbow (Kneedle) of the
+        segmentation cost, the dispersion of the input features within the
+        predicted actions.
     w_align : float, default=1.0
         Weight of the alignment loss :math:`L_{xy}`.
     w_seg : float, default=1.0
@@ -141,10 +148,13 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
     n_actions_ : int
         Number of actions: ``n_actions``, or the one ``"auto"`` chose.
     search_ : dict
-        Only with ``n_actions="auto"``: ``"n_actions"`` (the candidates),
-        ``"cost"`` (the segmentation cost of each fit) and ``"knee"``
-        (height of the chord above the scaled cost; the chosen ``K`` has the
-        largest). Arrays, one entry per candidate.
+        Only with ``n_actions="auto"``; arrays. Always ``"n_actions"``, the
+        candidates. With ``"changes"``: ``"segments"`` (the number of
+        segments counted in each training video) and ``"votes"`` (how many
+        videos counted each candidate, counts clipped to the range). With
+        ``"elbow"``: ``"cost"`` (the segmentation cost of each fit) and
+        ``"knee"`` (height of the chord above the scaled cost; the chosen
+        ``K`` has the largest).
     history_ : skalign.engine.History
         Per-epoch records: ``loss``, ``align_loss``, ``seg_loss``
         (:math:`L_{xa} + L_{ya}`), ``matched``, ``lr``, ``n_steps``,
@@ -212,6 +222,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         n_actions: int | str,
         *,
         n_actions_range: tuple[int, int] = (2, 12),
+        n_actions_criterion: str = "changes",
         w_align: float = 1.0,
         w_seg: float = 1.0,
         encoder: str | nn.Module = "auto",
@@ -255,6 +266,7 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
     ) -> None:
         self.n_actions = n_actions
         self.n_actions_range = n_actions_range
+        self.n_actions_criterion = n_actions_criterion
         self.w_align = w_align
         self.w_seg = w_seg
         self.encoder = encoder

@@ -21,7 +21,7 @@ from .metrics import mof
 from .ot import asot
 from .utils import with_n_jobs
 
-__all__ = ["ActionSegmenter", "SEGMENTATION_METHODS", "choose_n_actions"]
+__all__ = ["ActionSegmenter", "SEGMENTATION_METHODS", "choose_n_actions", "count_segments"]
 
 #: The segmentation methods, by the name ``ActionSegmenter(method=...)`` takes.
 SEGMENTATION_METHODS = ("asot",)
@@ -29,6 +29,54 @@ SEGMENTATION_METHODS = ("asot",)
 # Most frames k-means sees when it initialises the action embeddings.
 _KMEANS_MAX_FRAMES = 50_000
 _STREAM_KMEANS = 2
+
+
+#: Robust z-score (median and MAD of a video's frame-to-frame changes) above
+#: which a change is an action boundary in :func:`count_segments`.
+CHANGE_Z = 4.0
+
+
+def count_segments(video: Any, *, z: float = CHANGE_Z) -> int:
+    """Number of segments of a video: its abrupt changes plus one.
+
+    The change at frame ``t`` is the distance between the unit input
+    vectors of frames ``t`` and ``t + 1``. Its robust z-score uses the
+    median and the median absolute deviation of the video's changes; a
+    boundary is a local maximum of the changes whose z-score is at least
+    ``z``. Within an action features move smoothly (progress, slow drift,
+    noise), and between actions they jump: this counts the jumps.
+
+    Parameters
+    ----------
+    video : array-like of shape (n_frames, ...)
+        Input features (or pixels) of one video.
+    z : float, default=4.0
+        Least robust z-score of a boundary.
+
+    Returns
+    -------
+    n_segments : int
+        At least 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> codes = rng.standard_normal((3, 16))  # three actions of 20, 30 and 25 frames
+    >>> video = np.repeat(codes, [20, 30, 25], axis=0) + 0.05 * rng.standard_normal((75, 16))
+    >>> count_segments(video)
+    3
+    """
+    x = np.asarray(video, dtype=np.float64).reshape(len(video), -1)
+    if len(x) < 4:
+        return 1
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    d = np.linalg.norm(np.diff(x, axis=0), axis=1)
+    med = np.median(d)
+    score = (d - med) / (np.median(np.abs(d - med)) + 1e-12)
+    inner = score[1:-1]
+    peaks = (inner > score[:-2]) & (inner >= score[2:]) & (inner >= z)
+    return int(peaks.sum()) + 1
 
 
 def choose_n_actions(candidates: Sequence[int], costs: Sequence[float]) -> tuple[int, np.ndarray]:
@@ -101,6 +149,7 @@ class SegmentationModel(nn.Module):
 _segment_constraints: dict = {
     "n_actions": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "n_actions_range": [tuple, list],
+    "n_actions_criterion": [StrOptions({"changes", "elbow"})],
     "alpha": [Interval(Real, 0, 1, closed="both")],
     "radius": [Interval(Real, 0, 1, closed="right")],
     "rho": [Interval(Real, 0, None, closed="left")],
@@ -150,27 +199,44 @@ class SegmentMixin:
         return range(int(r[0]), int(r[1]) + 1)
 
     def _fit_auto(self, videos: Any) -> Any:
-        """``n_actions="auto"``: fit every ``K`` of ``n_actions_range``, keep the
-        elbow of the segmentation cost (:func:`choose_n_actions`)."""
+        """``n_actions="auto"``: choose ``K`` by ``n_actions_criterion`` (the
+        changes of the input features, then one fit; or one fit per ``K``
+        and the elbow of the segmentation cost)."""
         candidates = self._actions_range()
         stage = self._feature_stage(videos)
         if stage is not None:
-            # Decoded and run through the backbone once for all K.
+            # Decoded and run through the backbone once for all fits.
             if not stage.verbose and int(self.verbose) > 0:
                 stage.verbose = int(self.verbose)
             videos = stage.transform(videos)
+        if self.n_actions_criterion == "changes":
+            inputs = self._check_videos(videos, reset=True)
+            segments = np.array([count_segments(v) for v in inputs], dtype=np.int64)
+            chosen = int(np.clip(np.rint(np.median(segments)), candidates[0], candidates[-1]))
+            clipped = np.clip(segments, candidates[0], candidates[-1])
+            self._k_fit = chosen
+            try:
+                self._fit_encoder(videos, stage=stage)
+            finally:
+                self._k_fit = None
+            self.search_ = {"n_actions": np.array(list(candidates)),
+                            "votes": np.array([int((clipped == k).sum()) for k in candidates]),
+                            "segments": segments}
+            return self
         fits, costs = {}, []
-        for k in candidates:
-            self._k_fit = k
-            self._fit_encoder(videos, stage=stage)
-            costs.append(self._segmentation_cost(videos))
-            fits[k] = {name: value for name, value in vars(self).items()
-                       if name.endswith("_") and not name.startswith("_")}
-            if int(self.verbose) > 0:
-                import logging
+        try:
+            for k in candidates:
+                self._k_fit = k
+                self._fit_encoder(videos, stage=stage)
+                costs.append(self._segmentation_cost(videos))
+                fits[k] = {name: value for name, value in vars(self).items()
+                           if name.endswith("_") and not name.startswith("_")}
+                if int(self.verbose) > 0:
+                    import logging
 
-                logging.getLogger("skalign").info("n_actions=%d: segmentation cost %.4f", k, costs[-1])
-        self._k_fit = None
+                    logging.getLogger("skalign").info("n_actions=%d: segmentation cost %.4f", k, costs[-1])
+        finally:
+            self._k_fit = None
         chosen, knee = choose_n_actions(list(candidates), costs)
         for name, value in fits[chosen].items():
             setattr(self, name, value)
@@ -341,16 +407,19 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
     ----------
     n_actions : int or "auto"
         Number of actions ``K`` (clusters), background included.
-        ``"auto"`` chooses ``K`` from the training videos, without labels:
-        one fit per ``K`` of ``n_actions_range``, and the elbow (Kneedle
-        [3]_: furthest below the chord of the scaled curve) of the
-        segmentation cost, the mean ``1 - cos`` of the training frames'
-        input features to the mean of their action under ``predict`` (the
-        same space for every ``K``). It costs one fit per candidate;
-        ``search_`` holds the cost of each.
+        ``"auto"`` chooses ``K`` from the training videos, without labels,
+        by ``n_actions_criterion``; ``search_`` says how.
     n_actions_range : tuple of int, default=(2, 12)
-        Smallest and largest ``K`` that ``n_actions="auto"`` tries (both
-        included); ignored for an int ``n_actions``.
+        Smallest and largest ``K`` that ``n_actions="auto"`` may choose
+        (both included); ignored for an int ``n_actions``.
+    n_actions_criterion : {"changes", "elbow"}, default="changes"
+        How ``n_actions="auto"`` chooses. ``"changes"``: the median over
+        the training videos of their number of segments (the frame-to-frame
+        changes of their input features with a robust z-score of 4 or more,
+        plus one; see :ref:`many_videos`), then one fit.
+        ``"elbow"``: one fit per ``K`` and the elbow (Kneedle) of the
+        segmentation cost, the dispersion of the input features within the
+        predicted actions.
     method : {"asot"}, default="asot"
         The segmentation method.
     encoder : {"auto", "mlp", "temporal", "conv"} or torch.nn.Module, default="auto"
@@ -425,10 +494,13 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
     n_actions_ : int
         Number of actions: ``n_actions``, or the one ``"auto"`` chose.
     search_ : dict
-        Only with ``n_actions="auto"``: ``"n_actions"`` (the candidates),
-        ``"cost"`` (the segmentation cost of each fit) and ``"knee"``
-        (height of the chord above the scaled cost; the chosen ``K`` has the
-        largest). Arrays, one entry per candidate.
+        Only with ``n_actions="auto"``; arrays. Always ``"n_actions"``, the
+        candidates. With ``"changes"``: ``"segments"`` (the number of
+        segments counted in each training video) and ``"votes"`` (how many
+        videos counted each candidate, counts clipped to the range). With
+        ``"elbow"``: ``"cost"`` (the segmentation cost of each fit) and
+        ``"knee"`` (height of the chord above the scaled cost; the chosen
+        ``K`` has the largest).
     history_ : skalign.engine.History
         Per-epoch records: ``loss``, ``n_used`` (actions the pseudo-labels
         of a step use), ``lr``, ``n_steps``, ``duration``.
@@ -458,10 +530,6 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
        for Unsupervised Action Segmentation", CVPR 2024.
     .. [2] Ali, Mahmood, Saeed, Konin, Zia, Tran, "Joint Self-Supervised
        Video Alignment and Action Segmentation", ICCV 2025, Sec. 3.2.
-    .. [3] Satopaa, Albrecht, Irwin, Raghavan, "Finding a 'Kneedle' in a
-       Haystack: Detecting Knee Points in System Behavior", ICDCS Workshops
-       2011.
-
     Examples
     --------
     >>> import numpy as np
@@ -491,6 +559,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         method: str = "asot",
         *,
         n_actions_range: tuple[int, int] = (2, 12),
+        n_actions_criterion: str = "changes",
         encoder: str | nn.Module = "auto",
         features: Any = "auto",
         embedding_dim: int = 40,
@@ -523,6 +592,7 @@ class ActionSegmenter(SegmentMixin, BaseVideoEstimator):
         self.n_actions = n_actions
         self.method = method
         self.n_actions_range = n_actions_range
+        self.n_actions_criterion = n_actions_criterion
         self.encoder = encoder
         self.features = features
         self.embedding_dim = embedding_dim

@@ -460,8 +460,9 @@ def _fit(args: argparse.Namespace) -> int:
 
     save_model(model, output)
     if args.segment == "auto":
-        costs = ", ".join(f"{k}: {c:.3f}" for k, c in zip(model.search_["n_actions"], model.search_["cost"]))
-        print(f"chose {model.n_actions_} actions (segmentation cost by K: {costs})")
+        counts = " ".join(str(int(c)) for c in model.search_["segments"])
+        print(f"chose {model.n_actions_} actions, the median of the segments counted in each video: "
+              f"{counts}")
         kind = f"ActionSegmenter, {model.n_actions_} actions chosen"
     print(f"wrote {args.output} ({kind}, {len(videos)} videos, {args.epochs} epochs)")
     return 0
@@ -621,6 +622,8 @@ def _sync(args: argparse.Namespace) -> int:
     if stage is None and getattr(model, "input_kind_", None) != "frames":
         raise CommandError(f"{args.model} was fitted on feature files; sync needs a model fitted on "
                            "video files (skalign fit VIDEO.mp4 ...)")
+    if stage is not None:
+        stage.verbose = 0 if args.quiet else 1  # the backbone's progress per video, on stderr
     videos = list(args.files) if stage is not None else [_check_video(model, p) for p in args.files]
     decode = ({"fps": stage.fps, "max_frames": stage.max_frames} if stage is not None
               else {"fps": None, "max_frames": None})
@@ -726,7 +729,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="alignment method: vaot, vava, gta, lac or sdtw (default: vaot)")
     fit.add_argument("--segment", metavar="K",
                      help="fit an ActionSegmenter with K actions instead of a VideoAligner; 'auto' "
-                          "chooses K from 2 to 12 (one fit each, the elbow of the segmentation cost)")
+                          "chooses K from 2 to 12: the median number of segments (abrupt changes "
+                          "of the features, plus one) of the videos")
     fit.add_argument("-o", "--output", default="model.skalign",
                      help="where to write the model, in the .skalign format, which runs no code "
                           "when loaded (default: model.skalign)")

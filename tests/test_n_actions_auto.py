@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from skalign import ActionSegmenter, JointAlignSegment
-from skalign._segmenter import choose_n_actions
+from skalign._segmenter import choose_n_actions, count_segments
 from skalign.datasets import make_process_videos
 from skalign.persist import load_model, save_model
 
@@ -22,7 +22,8 @@ def data():
 
 @pytest.fixture(scope="module")
 def auto(data):
-    return ActionSegmenter("auto", n_actions_range=(2, 5), **FAST).fit(data[0])
+    return ActionSegmenter("auto", n_actions_range=(2, 5), n_actions_criterion="elbow",
+                           **FAST).fit(data[0])
 
 
 def test_kneedle_by_hand():
@@ -53,7 +54,8 @@ def test_search_cost_is_the_input_dispersion_within_predicted_actions(data):
     # The oracle, by the definition: each frame's input features against
     # the (normalised) mean of the unit input vectors of its action.
     videos = data[0]
-    auto = ActionSegmenter("auto", n_actions_range=(2, 4), **FAST).fit(videos)
+    auto = ActionSegmenter("auto", n_actions_range=(2, 4), n_actions_criterion="elbow",
+                           **FAST).fit(videos)
     for k in (2, 4):
         est = ActionSegmenter(k, **FAST).fit(videos)
         x = np.concatenate(videos).astype(np.float64)
@@ -67,7 +69,8 @@ def test_search_cost_is_the_input_dispersion_within_predicted_actions(data):
 
 
 def test_joint_model_chooses_too(data):
-    est = JointAlignSegment("auto", n_actions_range=(2, 3), **FAST).fit(data[0])
+    est = JointAlignSegment("auto", n_actions_range=(2, 3), n_actions_criterion="elbow",
+                            **FAST).fit(data[0])
     assert est.n_actions_ in (2, 3) and len(est.search_["cost"]) == 2
     assert est.align(data[0][0], data[0][1]).matches.shape == (len(data[0][0]),)
 
@@ -85,9 +88,11 @@ def test_bad_n_actions_string_is_refused(data):
 
 def test_each_k_has_its_checkpoint_and_a_rerun_resumes(data, tmp_path):
     ckpt = tmp_path / "seg.ckpt"
-    first = ActionSegmenter("auto", n_actions_range=(2, 3), checkpoint=str(ckpt), **FAST).fit(data[0])
+    first = ActionSegmenter("auto", n_actions_range=(2, 3), n_actions_criterion="elbow",
+                            checkpoint=str(ckpt), **FAST).fit(data[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["seg.ckpt.k2", "seg.ckpt.k3"]
-    again = ActionSegmenter("auto", n_actions_range=(2, 3), checkpoint=str(ckpt), **FAST).fit(data[0])
+    again = ActionSegmenter("auto", n_actions_range=(2, 3), n_actions_criterion="elbow",
+                            checkpoint=str(ckpt), **FAST).fit(data[0])
     assert again.n_actions_ == first.n_actions_
     np.testing.assert_allclose(again.search_["cost"], first.search_["cost"], rtol=1e-5)
     assert sum(r["n_steps"] for r in again.history_) == sum(r["n_steps"] for r in first.history_)
@@ -96,6 +101,49 @@ def test_each_k_has_its_checkpoint_and_a_rerun_resumes(data, tmp_path):
 def test_search_survives_the_model_file(auto, tmp_path):
     again = load_model(save_model(auto, tmp_path / "auto.skalign"))
     assert again.n_actions_ == auto.n_actions_ and again.n_actions == "auto"
-    for key in ("n_actions", "cost", "knee"):
+    for key in auto.search_:
         np.testing.assert_array_equal(again.search_[key], auto.search_[key])
         assert again.search_[key].dtype == auto.search_[key].dtype
+
+
+def _steps(codes, lengths, rng, noise=0.01):
+    """Actions as jumps between codes, each with a smooth ramp inside."""
+    lengths = [int(n) for n in lengths]
+    ramp = np.concatenate([np.linspace(0, 0.3, n)[:, None] * rng.standard_normal(codes.shape[1])
+                           for n in lengths])
+    noisy = np.repeat(codes, lengths, axis=0) + noise * rng.standard_normal((sum(lengths), codes.shape[1]))
+    return noisy + ramp
+
+
+def test_count_segments_counts_the_jumps():
+    rng = np.random.default_rng(1)
+    codes = rng.standard_normal((5, 16))
+    video = _steps(codes, [30, 40, 25, 35, 30], rng)
+    assert count_segments(video) == 5
+    assert count_segments(video[:3]) == 1  # too short to have a boundary
+    # the z-score is robust: scaling the features changes nothing
+    assert count_segments(10 * video) == 5
+
+
+def test_changes_criterion_takes_the_median_count_and_fits_once(data, tmp_path):
+    rng = np.random.default_rng(2)
+    codes = rng.standard_normal((4, 8))
+    videos = [_steps(codes[:k], rng.integers(15, 25, size=k), rng).astype(np.float32)
+              for k in (4, 4, 3, 4, 4)]
+    counts = [count_segments(v) for v in videos]
+    est = ActionSegmenter("auto", n_actions_range=(2, 6), **FAST).fit(videos)
+    assert est.n_actions_ == int(np.median(counts)) == 4
+    np.testing.assert_array_equal(est.search_["segments"], counts)
+    clipped = np.clip(counts, 2, 6)
+    np.testing.assert_array_equal(est.search_["votes"], [int((clipped == k).sum()) for k in range(2, 7)])
+    assert len(est.history_) == FAST["max_epochs"]  # one fit, not one per K
+    by_hand = ActionSegmenter(4, **FAST).fit(videos)
+    np.testing.assert_allclose(est.action_embeddings_, by_hand.action_embeddings_, atol=1e-6)
+    # a count outside the range is clipped to it
+    small = ActionSegmenter("auto", n_actions_range=(2, 3), **FAST).fit(videos)
+    assert small.n_actions_ == 3
+
+
+def test_bad_criterion_is_refused(data):
+    with pytest.raises(ValueError, match="n_actions_criterion"):
+        ActionSegmenter("auto", n_actions_criterion="silhouette", **FAST).fit(data[0])
