@@ -57,16 +57,11 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
         ``"auto"`` chooses ``K`` from the training videos, without labels,
         by ``n_actions_criterion``; ``search_`` says how.
     n_actions_range : tuple of int, default=(2, 12)
-        Smallest and largest ``K`` that ``n_actions="auto"`` may choose
-        (both included); ignored for an int ``n_actions``.
+        Smallest and largest ``K`` of ``n_actions="auto"``, as in
+        :class:`skalign.ActionSegmenter`.
     n_actions_criterion : {"changes", "elbow"}, default="changes"
-        How ``n_actions="auto"`` chooses. ``"changes"``: the median over
-        the training videos of their number of segments (the frame-to-frame
-        changes of their input features with a robust z-score of 4 or more,
-        plus one; see :ref:`many_videos`), then one fit.
-        ``"elbow"``: one fit per ``K`` and the elbow (Kneedle) of the
-        segmentation cost, the dispersion of the input features within the
-        predicted actions.
+        How ``n_actions="auto"`` chooses, as in
+        :class:`skalign.ActionSegmenter`.
     w_align : float, default=1.0
         Weight of the alignment loss :math:`L_{xy}`.
     w_seg : float, default=1.0
@@ -148,13 +143,8 @@ class JointAlignSegment(SegmentMixin, AlignMixin, BaseVideoEstimator):
     n_actions_ : int
         Number of actions: ``n_actions``, or the one ``"auto"`` chose.
     search_ : dict
-        Only with ``n_actions="auto"``; arrays. Always ``"n_actions"``, the
-        candidates. With ``"changes"``: ``"segments"`` (the number of
-        segments counted in each training video) and ``"votes"`` (how many
-        videos counted each candidate, counts clipped to the range). With
-        ``"elbow"``: ``"cost"`` (the segmentation cost of each fit) and
-        ``"knee"`` (height of the chord above the scaled cost; the chosen
-        ``K`` has the largest).
+        Only with ``n_actions="auto"``: what the choice rests on, as in
+        :class:`skalign.ActionSegmenter`.
     history_ : skalign.engine.History
         Per-epoch records: ``loss``, ``align_loss``, ``seg_loss``
         (:math:`L_{xa} + L_{ya}`), ``matched``, ``lr``, ``n_steps``,
