@@ -594,6 +594,18 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
         stage = copy.deepcopy(self.features) if explicit else FrameFeatures(device=self.device)
         return stage.fit()
 
+    def _run_feature_stage(self, videos: Any) -> tuple[FrameFeatures | None, Any]:
+        """``(stage, videos)`` for training: the fitted feature stage (or
+        None) and the videos through it. Pretrained features are decoded
+        and run through the backbone once, one batch of small frames at a
+        time; the encoder trains on them."""
+        stage = self._feature_stage(videos)
+        if stage is not None:
+            if not stage.verbose and int(self.verbose) > 0:
+                stage.verbose = int(self.verbose)
+            videos = stage.transform(videos)
+        return stage, videos
+
     def _as_features(self, videos: Any) -> Any:
         """Videos of RGB frames or video files through the fitted feature
         stage (when there is one); feature arrays and files as they are."""
@@ -679,14 +691,7 @@ class BaseVideoEstimator(TransformerMixin, BaseEstimator):
             getattr(self.encoder, "frozen_backbone", False)
         )
         if isinstance(stage, str):
-            stage = self._feature_stage(videos)
-            if stage is not None:
-                # Pretrained features: decoded and run through the backbone
-                # once, one batch of small frames at a time; the encoder
-                # trains on them.
-                if not stage.verbose and int(self.verbose) > 0:
-                    stage.verbose = int(self.verbose)
-                videos = stage.transform(videos)
+            stage, videos = self._run_feature_stage(videos)
         self.features_ = stage
         if frozen and isinstance(videos, VideoCollection):
             # Read one file at a time: only the backbone's features are kept.

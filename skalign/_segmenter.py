@@ -203,12 +203,7 @@ class SegmentMixin:
         changes of the input features, then one fit; or one fit per ``K``
         and the elbow of the segmentation cost)."""
         candidates = self._actions_range()
-        stage = self._feature_stage(videos)
-        if stage is not None:
-            # Decoded and run through the backbone once for all fits.
-            if not stage.verbose and int(self.verbose) > 0:
-                stage.verbose = int(self.verbose)
-            videos = stage.transform(videos)
+        stage, videos = self._run_feature_stage(videos)  # once for all fits
         if self.n_actions_criterion == "changes":
             inputs = self._check_videos(videos, reset=True)
             segments = np.array([count_segments(v) for v in inputs], dtype=np.int64)

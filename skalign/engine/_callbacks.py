@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .._text import clock as _seconds
+
 if TYPE_CHECKING:  # pragma: no cover
     from ._trainer import Trainer
 
@@ -72,15 +74,6 @@ class LambdaCallback(Callback):
             if name not in names:
                 raise ValueError(f"unknown hook {name!r}; expected one of {sorted(names)}.")
             setattr(self, name, fn)
-
-
-def _seconds(t: float) -> str:
-    """``12.3s``, ``4m05s`` or ``2h07m``."""
-    if t < 60:
-        return f"{t:.1f}s"
-    if t < 3600:
-        return f"{int(t // 60)}m{int(t % 60):02d}s"
-    return f"{int(t // 3600)}h{int(t % 3600 // 60):02d}m"
 
 
 class ProgressBar(Callback):

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .._files import atomic_path
+from .._text import clock as _clock
 from .._files import same_file as _same_file
 from .._validation import check_number
 from ._video import (
@@ -693,19 +694,6 @@ def _write(
 # --------------------------------------------------------------------------
 # progress
 # --------------------------------------------------------------------------
-
-
-def _clock(seconds: float) -> str:
-    """``12.3s``, ``4m05s`` or ``2h07m``, as skalign's training progress bar.
-
-    Not imported from ``skalign.engine``: that package imports torch, which
-    writing a video does not need.
-    """
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
 class _StepProgress:
